@@ -1,0 +1,206 @@
+"""The `areascreen` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from areascreen import paths
+from areascreen.errors import AreascreenError
+
+EXIT_DATA_PROBLEM = 1
+EXIT_LOCKED = 3
+
+
+def _year_range(text: str) -> list[int]:
+    """`2018-2027` or `2018,2019` or `2020` as a list of years."""
+    years: list[int] = []
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        if not first.strip().isdigit() or (last and not last.strip().isdigit()):
+            raise argparse.ArgumentTypeError(f"not a year or range of years: {part!r}")
+        years.extend(range(int(first), int(last or first) + 1))
+    return years
+
+
+def _add_run(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser(
+        "run",
+        help="screen a year and publish the eligible municipalities",
+        description="Screen one year's area statistics and publish the results to OUT/<year>/. "
+        "Nothing is published unless the input and output gates pass.",
+    )
+    run.add_argument("--year", type=int, default=2018, help="year to screen (default: 2018)")
+    run.add_argument(
+        "--input",
+        type=Path,
+        help="area statistics: CSV, Parquet or .xlsx (default: the embedded synthetic demo data)",
+    )
+    run.add_argument("--sheet", help="sheet name of an .xlsx input (default: the first sheet)")
+    run.add_argument(
+        "--ruleset", type=Path, help="ruleset TOML (default: data/rulesets/<year>.toml)"
+    )
+    run.add_argument(
+        "--out",
+        type=Path,
+        default=paths.DEFAULT_REPORTS_DIR,
+        help=f"folder holding the publications (default: {paths.DEFAULT_REPORTS_DIR})",
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="screen and report what would be published, without publishing",
+    )
+    run.add_argument(
+        "--engine",
+        choices=("auto", "prefect", "plain"),
+        default="auto",
+        help="'prefect' runs the Prefect flow (a temporary server is started when "
+        "PREFECT_API_URL is not set); 'plain' runs the same stages without orchestration; "
+        "'auto' (default) uses Prefect when PREFECT_API_URL is set",
+    )
+    run.set_defaults(handler=_run)
+
+
+def _add_validate(commands: argparse._SubParsersAction) -> None:
+    validate = commands.add_parser(
+        "validate",
+        help="run the input gate alone on a file",
+        description="Read a file of area statistics and run the input expectation suite on it.",
+    )
+    validate.add_argument("file", type=Path, help="CSV, Parquet or .xlsx file")
+    validate.add_argument("--sheet", help="sheet name of an .xlsx input")
+    validate.add_argument(
+        "--ruleset",
+        type=Path,
+        default=paths.ruleset_path(2018),
+        help="ruleset whose quality limits apply (default: data/rulesets/2018.toml)",
+    )
+    validate.add_argument("--docs", type=Path, help="write Great Expectations Data Docs here")
+    validate.set_defaults(handler=_validate)
+
+
+def _add_allocate(commands: argparse._SubParsersAction) -> None:
+    allocate = commands.add_parser(
+        "allocate",
+        help="share the budget of several years among a publication's eligible municipalities",
+        description="Read OUT/<year>/eligible_municipalities.parquet and write the amounts of "
+        "each requested year to OUT/<year>/allocation_<first>-<last>.csv.",
+    )
+    allocate.add_argument("--year", type=int, default=2018, help="publication to read")
+    allocate.add_argument(
+        "--years", type=_year_range, default=None, help="years, e.g. 2018-2027 (default: --year)"
+    )
+    allocate.add_argument(
+        "--ruleset", type=Path, help="ruleset (default: data/rulesets/<year>.toml)"
+    )
+    allocate.add_argument("--out", type=Path, default=paths.DEFAULT_REPORTS_DIR)
+    allocate.set_defaults(handler=_allocate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="areascreen",
+        description="Screen small statistical areas against socioeconomic thresholds and "
+        "publish the municipalities eligible for a grant.",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_run, _add_validate, _add_allocate):
+        add(commands)
+    return parser
+
+
+def _use_prefect(engine: str) -> bool:
+    return engine == "prefect" or (engine == "auto" and bool(os.environ.get("PREFECT_API_URL")))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from areascreen.pipeline import RunOptions, run_screening
+
+    if _use_prefect(args.engine):
+        from areascreen.flow import screening
+
+        result = screening(
+            year=args.year,
+            input_path=str(args.input) if args.input else None,
+            ruleset_path=str(args.ruleset) if args.ruleset else None,
+            reports_dir=str(args.out),
+            sheet=args.sheet,
+            dry_run=args.dry_run,
+        )
+    else:
+        options = RunOptions(
+            year=args.year,
+            input_path=args.input,
+            ruleset_path=args.ruleset,
+            reports_dir=args.out,
+            sheet=args.sheet,
+            dry_run=args.dry_run,
+        )
+        result = run_screening(options)
+    codes = result.eligible_codes
+    names = result.tables["eligible_municipalities"]["municipality_name"].to_pylist()
+    print(f"{len(codes)} eligible municipalities for {args.year}:")
+    print(", ".join(f"{name} ({code})" for code, name in zip(codes, names, strict=True)))
+    if result.publication_dir:
+        print(f"Published: {result.publication_dir}/ (see summary.md)")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from areascreen.load import read_area_statistics
+    from areascreen.ruleset import load_ruleset
+    from areascreen.validate import validate_input
+
+    ruleset = load_ruleset(args.ruleset)
+    loaded = read_area_statistics(args.file, sheet=args.sheet)
+    report = validate_input(
+        loaded, max_suppressed_share=ruleset.max_suppressed_share, docs_dir=args.docs
+    )
+    print(f"{args.file.name}: {len(loaded.frame)} areas pass the input gate")
+    for line in report.summary_lines():
+        print(line)
+    return 0
+
+
+def _allocate(args: argparse.Namespace) -> int:
+    from areascreen.allocate import write_multi_year_allocation
+
+    path = write_multi_year_allocation(
+        year=args.year,
+        years=args.years or [args.year],
+        ruleset_path=args.ruleset or paths.ruleset_path(args.year),
+        reports_dir=args.out,
+    )
+    print(f"Written: {path}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a subcommand; data problems exit with 1 and a message, a busy year with 3."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except AreascreenError as error:
+        from areascreen.publish import PublicationLocked
+
+        print(f"areascreen: error: {error}", file=sys.stderr)
+        return EXIT_LOCKED if isinstance(error, PublicationLocked) else EXIT_DATA_PROBLEM
+
+
+if __name__ == "__main__":
+    sys.exit(main())

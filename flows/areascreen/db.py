@@ -1,0 +1,46 @@
+"""Run the pipeline's SQL steps (`sql/*.sql`) on DuckDB, with values bound as parameters."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from areascreen.paths import SQL_DIR
+
+_PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory database."""
+    return duckdb.connect(":memory:")
+
+
+@cache
+def sql_text(step: str) -> str:
+    """The text of `sql/<step>.sql`."""
+    return (SQL_DIR / f"{step}.sql").read_text(encoding="utf-8")
+
+
+def step_parameters(step: str) -> set[str]:
+    """The `$name` parameters a step expects."""
+    without_comments = re.sub(r"--[^\n]*", "", sql_text(step))
+    return set(_PARAMETER.findall(without_comments))
+
+
+def run_step(con: duckdb.DuckDBPyConnection, step: str, **parameters: Any) -> None:
+    """Execute one SQL step, binding exactly the parameters it names."""
+    expected = step_parameters(step)
+    if set(parameters) != expected:
+        raise ValueError(
+            f"sql/{step}.sql expects parameters {sorted(expected)}, got {sorted(parameters)}"
+        )
+    con.execute(sql_text(step), parameters or None)
+
+
+def fetch_table(con: duckdb.DuckDBPyConnection, name: str) -> pa.Table:
+    """A table of the database as Arrow."""
+    return con.table(name).fetch_arrow_table()

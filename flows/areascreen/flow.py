@@ -1,0 +1,69 @@
+"""The Prefect flow `screening`: the pipeline's straight line with each stage as a task."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+
+from areascreen import paths
+from areascreen.pipeline import (
+    RunOptions,
+    RunResult,
+    publish_stage,
+    read_input,
+    run_screening,
+)
+
+# Only stages that do file I/O are retried: a failed gate or a wrong number never is.
+RETRIED_STAGES = {read_input, publish_stage}
+
+
+def _retry_on_io_error(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry only when the stage failed reading or writing a file."""
+    try:
+        state.result()
+    except OSError:
+        return True
+    except BaseException:
+        return False
+    return False
+
+
+def run_as_task(stage: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a stage as a Prefect task named after it."""
+    retried = stage in RETRIED_STAGES
+    prefect_task = task(
+        stage,
+        name=stage.__name__.removesuffix("_stage").replace("_", " "),
+        cache_policy=NO_CACHE,
+        retries=2 if retried else 0,
+        retry_delay_seconds=exponential_backoff(backoff_factor=2) if retried else 0,
+        retry_condition_fn=_retry_on_io_error if retried else None,
+    )
+    return prefect_task(*args, **kwargs)
+
+
+@flow(name="screening", log_prints=True)
+def screening(
+    year: int = 2018,
+    input_path: str | None = None,
+    ruleset_path: str | None = None,
+    reports_dir: str | None = None,
+    sheet: str | None = None,
+    dry_run: bool = False,
+) -> RunResult:
+    """Screen one year's area statistics and publish the eligible municipalities."""
+    options = RunOptions(
+        year=year,
+        input_path=Path(input_path) if input_path else None,
+        ruleset_path=Path(ruleset_path) if ruleset_path else None,
+        reports_dir=Path(reports_dir) if reports_dir else paths.DEFAULT_REPORTS_DIR,
+        sheet=sheet,
+        dry_run=dry_run,
+    )
+    return run_screening(options, stage=run_as_task)
