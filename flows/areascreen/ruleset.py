@@ -87,8 +87,9 @@ def _fraction(value: Any) -> str | None:
     return None if 0 <= value <= 1 else "must be a share between 0 and 1"
 
 
-def _one_of(options: tuple[str, ...]) -> Check:
-    return lambda value: None if value in options else f"must be one of {', '.join(options)}"
+def _one_of(options: tuple[object, ...]) -> Check:
+    listed = ", ".join(str(option) for option in options)
+    return lambda value: None if value in options else f"must be one of {listed}"
 
 
 def _at_least_one(value: Any) -> str | None:

@@ -1,0 +1,118 @@
+"""A hand-made table of 15 areas in 5 municipalities, with the results worked out by hand.
+
+Thresholds of the 2018 ruleset: employment rate below 60 %, long-term unemployment above 10 %,
+low education above 28 %, voter turnout below 75 %; minimum population 200. Every denominator
+is 1,000 (100 for the small area), so a numerator of 600 is a rate of exactly 60 %.
+
+| area | emp | ltu | edu | vote | crossed | all four | at least 3 |
+|---|---|---|---|---|---|---|---|
+| 0180C1010 Stockholm | 50 x | 15 x | 35 x | 60 x | 4 | selected | selected |
+| 0180C1020 | 60 = (not) | 15 x | 35 x | 60 x | 3 | too few | selected |
+| 0180C1030 | 80 | 3 | 10 | 90 | 0 | too few | too few |
+| 1280C1010 Malmö | 55 x | 10 = | 28 = | 75 = | 1 | too few | too few |
+| 1280C1020 | 59.9 x | 10.1 x | 28.1 x | 74.9 x | 4 | selected | selected |
+| 1280C1030 (150 residents) | 40 x | 20 x | 40 x | 50 x | 4 | below minimum | below minimum |
+| 1880C1010 Örebro | 45 x | .. | 40 x | 55 x | 3 + 1 unknown | undetermined | selected |
+| 1880C1020 | 52 x | 5 | 30 x | 70 x | 3 | too few | selected |
+| 1880C1030 | 85 | 2 | 12 | 88 | 0 | too few | too few |
+| 0127C1010 Botkyrka | 48 x | 12 x | 33 x | 62 x | 4 | selected | selected |
+| 0127C1020 | 51 x | 11 x | 31 x | 68 x | 4 | selected | selected |
+| 0127C1030 | 58 x | 4 | 20 | 72 x | 2 | too few | too few |
+| 2380C1010 Östersund | .. | 14 x | 32 x | 80 | 2 + 1 unknown | too few | undetermined |
+| 2380C1020 | 75 | 6 | 15 | 85 | 0 | too few | too few |
+| 2380A1030 | 78 | 3 | 11 | 89 | 0 | too few | too few |
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from areascreen.contract import INPUT_COLUMNS
+
+NAMES = {
+    "0180": "Stockholm",
+    "1280": "Malmö",
+    "1880": "Örebro",
+    "0127": "Botkyrka",
+    "2380": "Östersund",
+}
+
+# area code, population, employed, long-term unemployed, low educated, voters (None = suppressed)
+ROWS = [
+    ("0180C1010", 2100, 500, 150, 350, 600),
+    ("0180C1020", 1900, 600, 150, 350, 600),
+    ("0180C1030", 2500, 800, 30, 100, 900),
+    ("1280C1010", 2000, 550, 100, 280, 750),
+    ("1280C1020", 1800, 599, 101, 281, 749),
+    ("1280C1030", 150, 40, 20, 40, 50),
+    ("1880C1010", 2200, 450, None, 400, 550),
+    ("1880C1020", 2000, 520, 50, 300, 700),
+    ("1880C1030", 2400, 850, 20, 120, 880),
+    ("0127C1010", 2300, 480, 120, 330, 620),
+    ("0127C1020", 2600, 510, 110, 310, 680),
+    ("0127C1030", 2000, 580, 40, 200, 720),
+    ("2380C1010", 1500, None, 140, 320, 800),
+    ("2380C1020", 1700, 750, 60, 150, 850),
+    ("2380A1030", 1200, 780, 30, 110, 890),
+]
+
+POPULATION = {code: population for code, population, *_ in ROWS}
+
+SELECTED_ALL_FOUR = ["0127C1010", "0127C1020", "0180C1010", "1280C1020"]
+STATUS_ALL_FOUR = {
+    "0180C1010": "selected",
+    "0180C1020": "too_few_criteria_crossed",
+    "0180C1030": "too_few_criteria_crossed",
+    "1280C1010": "too_few_criteria_crossed",
+    "1280C1020": "selected",
+    "1280C1030": "below_minimum_population",
+    "1880C1010": "undetermined_suppressed",
+    "1880C1020": "too_few_criteria_crossed",
+    "1880C1030": "too_few_criteria_crossed",
+    "0127C1010": "selected",
+    "0127C1020": "selected",
+    "0127C1030": "too_few_criteria_crossed",
+    "2380C1010": "too_few_criteria_crossed",
+    "2380C1020": "too_few_criteria_crossed",
+    "2380A1030": "too_few_criteria_crossed",
+}
+STATUS_AT_LEAST_THREE = {
+    **STATUS_ALL_FOUR,
+    "0180C1020": "selected",
+    "1880C1010": "selected",
+    "1880C1020": "selected",
+    "2380C1010": "undetermined_suppressed",
+}
+CROSSED = {
+    "0180C1010": 4, "0180C1020": 3, "0180C1030": 0, "1280C1010": 1, "1280C1020": 4,
+    "1280C1030": 4, "1880C1010": 3, "1880C1020": 3, "1880C1030": 0, "0127C1010": 4,
+    "0127C1020": 4, "0127C1030": 2, "2380C1010": 2, "2380C1020": 0, "2380A1030": 0,
+}  # fmt: skip
+
+
+def fixture_frame(year: int = 2018) -> pd.DataFrame:
+    """The fixture as a table of the input contract."""
+    records = []
+    for code, population, employed, unemployed, low_educated, voters in ROWS:
+        base = 100 if population < 200 else 1000
+        records.append(
+            {
+                "area_code": code,
+                "area_name": f"Fixture area {code}",
+                "municipality_code": code[:4],
+                "year": year,
+                "population": population,
+                "employed": employed,
+                "population_20_64": base,
+                "long_term_unemployed": unemployed,
+                "population_16_64": base,
+                "low_educated": low_educated,
+                "population_25_64": base,
+                "voters": voters,
+                "eligible_voters": base,
+            }
+        )
+    frame = pd.DataFrame.from_records(records, columns=list(INPUT_COLUMNS))
+    for column in INPUT_COLUMNS[3:]:
+        frame[column] = frame[column].astype("Int64")
+    return frame
