@@ -150,6 +150,10 @@ def _run(args: argparse.Namespace) -> int:
     print(", ".join(f"{name} ({code})" for code, name in zip(codes, names, strict=True)))
     if result.publication_dir:
         print(f"Published: {result.publication_dir}/ (see summary.md)")
+    elif "changes.md" in result.documents:
+        print(result.documents["changes.md"])
+    else:
+        print("Dry run: nothing published, and no publication to compare with.")
     return 0
 
 

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from areascreen import __version__, paths
 from areascreen.allocate import allocate_year, grants_table, recipients_from
+from areascreen.changes import compare_with, find_previous_publication, render_changes
 from areascreen.db import connect, fetch_table
 from areascreen.errors import InputError
 from areascreen.flag import flag_areas, load_areas
@@ -104,6 +105,7 @@ class RunResult:
     year: int
     publication_dir: Path | None
     tables: dict[str, pa.Table]
+    documents: dict[str, str]
     manifest: dict[str, Any]
 
     @property
@@ -161,6 +163,20 @@ def allocate_stage(eligible: pa.Table, ruleset: Ruleset, year: int) -> pa.Table:
         recipients_from(eligible), ruleset.budget_per_year.get(year, 0.0), year, ruleset.allocation
     )
     return grants_table(grants)
+
+
+def compare_stage(
+    con: duckdb.DuckDBPyConnection, previous: Path, year: int
+) -> tuple[str, dict[str, pa.Table]]:
+    """Compare stage: what changed since the previous publication."""
+    changes = compare_with(con, previous)
+    moves = pc.value_counts(changes["municipality_changes"]["change"]).to_pylist()
+    logger().info(
+        "Compared with %s: %s",
+        previous,
+        ", ".join(f"{m['counts']} {m['values']}" for m in moves) or "no eligible municipality",
+    )
+    return render_changes(previous, year, changes), changes
 
 
 def validate_output_stage(tables: dict[str, pa.Table], docs_dir: Path) -> Path | None:
@@ -237,14 +253,15 @@ def publish_stage(
     staging: Path,
     target: Path,
     tables: dict[str, pa.Table],
-    summary: str,
+    documents: dict[str, str],
     manifest: dict[str, Any],
     dry_run: bool,
 ) -> Path | None:
     """Publish stage: write every file to staging, then swap it into place (not on a dry run)."""
-    for name in PUBLISHED_TABLES:
-        write_table(tables[name], staging, name)
-    (staging / "summary.md").write_text(summary, encoding="utf-8")
+    for name, table in tables.items():
+        write_table(table, staging, name)
+    for name, text in documents.items():
+        (staging / name).write_text(text, encoding="utf-8")
     write_manifest(staging, manifest)
     if dry_run:
         logger().info(
@@ -256,48 +273,59 @@ def publish_stage(
     return target
 
 
+def previous_publication(options: RunOptions) -> Path | None:
+    """What to compare with: on a dry run the year's current publication, else an earlier year."""
+    current = options.reports_dir / str(options.year)
+    if options.dry_run and (current / "area_results.parquet").is_file():
+        return current
+    return find_previous_publication(options.reports_dir, options.year)
+
+
+def screen_and_publish(
+    options: RunOptions, ruleset: Ruleset, staging: Path, stage: StageRunner, started: str
+) -> RunResult:
+    """Every stage after the ruleset, writing into the staging folder."""
+    loaded = stage(read_input, options.input_file, options.year, options.sheet)
+    input_docs = stage(validate_input_stage, loaded, ruleset, staging / "validation" / "input")
+    con = connect()
+    stage(flag_stage, con, loaded, ruleset)
+    tables = stage(roll_up_stage, con, ruleset)
+    tables["allocation"] = stage(
+        allocate_stage, tables["eligible_municipalities"], ruleset, options.year
+    )
+    documents: dict[str, str] = {}
+    previous = previous_publication(options)
+    if previous is not None:
+        documents["changes.md"], changes = stage(compare_stage, con, previous, options.year)
+        tables |= changes
+    output_docs = stage(validate_output_stage, tables, staging / "validation" / "output")
+    documents["summary.md"] = render_summary(
+        year=options.year,
+        ruleset=ruleset,
+        input_name=options.input_file.name,
+        tables=tables,
+        validation_links=[p.relative_to(staging) for p in (input_docs, output_docs) if p],
+        notes=[SYNTHETIC_NOTE] if options.input_path is None else [],
+    )
+    manifest = build_manifest(options, ruleset, loaded, tables, started)
+    target = options.reports_dir / str(options.year)
+    published = stage(publish_stage, staging, target, tables, documents, manifest, options.dry_run)
+    return RunResult(options.year, published, tables, documents, manifest)
+
+
 def run_screening(options: RunOptions, stage: StageRunner = call_directly) -> RunResult:
     """Screen one year and publish its results; nothing is published unless every gate passes."""
     started = utc_now()
     ruleset = stage(load_ruleset, options.ruleset_file)
-    reports_dir = options.reports_dir
+    workspace = options.reports_dir
     if options.dry_run:
-        reports_dir = Path(tempfile.mkdtemp(prefix="areascreen-dry-run-"))
-    with publication_lock(reports_dir, options.year):
-        restore_interrupted(reports_dir, options.year)
-        staging = new_staging_dir(reports_dir, options.year)
+        workspace = Path(tempfile.mkdtemp(prefix="areascreen-dry-run-"))
+    with publication_lock(workspace, options.year):
+        restore_interrupted(workspace, options.year)
+        staging = new_staging_dir(workspace, options.year)
         try:
-            loaded = stage(read_input, options.input_file, options.year, options.sheet)
-            input_docs = stage(
-                validate_input_stage, loaded, ruleset, staging / "validation" / "input"
-            )
-            con = connect()
-            stage(flag_stage, con, loaded, ruleset)
-            tables = stage(roll_up_stage, con, ruleset)
-            tables["allocation"] = stage(
-                allocate_stage, tables["eligible_municipalities"], ruleset, options.year
-            )
-            output_docs = stage(validate_output_stage, tables, staging / "validation" / "output")
-            summary = render_summary(
-                year=options.year,
-                ruleset=ruleset,
-                input_name=options.input_file.name,
-                tables=tables,
-                validation_links=[p.relative_to(staging) for p in (input_docs, output_docs) if p],
-                notes=[SYNTHETIC_NOTE] if options.input_path is None else [],
-            )
-            manifest = build_manifest(options, ruleset, loaded, tables, started)
-            published = stage(
-                publish_stage,
-                staging,
-                options.reports_dir / str(options.year),
-                tables,
-                summary,
-                manifest,
-                options.dry_run,
-            )
+            return screen_and_publish(options, ruleset, staging, stage, started)
         except BaseException:
-            kept = set_aside_failed(staging, reports_dir, options.year)
+            kept = set_aside_failed(staging, workspace, options.year)
             logger().error("Nothing published; this run's files are in %s", kept)
             raise
-    return RunResult(options.year, published, tables, manifest)

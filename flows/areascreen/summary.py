@@ -162,4 +162,10 @@ def render_summary(
         ),
         "## Validation (Great Expectations Data Docs)\n\n" + ("\n".join(links) or "- none"),
     ]
+    if "municipality_changes" in tables:
+        moves = pc.value_counts(tables["municipality_changes"]["change"]).to_pylist()
+        counted = ", ".join(f"{m['counts']} {m['values']}" for m in moves) or "none"
+        parts.append(
+            f"## Changes\n\nSince the previous publication: {counted}. See [changes.md](changes.md)."
+        )
     return "\n\n".join(parts) + "\n"
