@@ -178,9 +178,9 @@ def recipients_from(eligible: pa.Table) -> list[Recipient]:
 
 
 def write_multi_year_allocation(
-    *, year: int, years: Sequence[int], ruleset_path: Path, reports_dir: Path
+    *, year: int, years: Sequence[int], ruleset_path: Path, reports_dir: Path, output: Path | None
 ) -> Path:
-    """Allocate several years' budgets to a publication's list; write one CSV beside it."""
+    """Allocate several years' budgets to a publication's list; write one CSV outside it."""
     publication = reports_dir / str(year)
     eligible_path = publication / "eligible_municipalities.parquet"
     if not eligible_path.is_file():
@@ -194,6 +194,6 @@ def write_multi_year_allocation(
         years,
         ruleset.allocation,
     )
-    path = publication / f"allocation_{min(years)}-{max(years)}.csv"
+    path = output or reports_dir / f"allocation_{year}_list_{min(years)}-{max(years)}.csv"
     grants_table(grants).to_pandas().to_csv(path, index=False, lineterminator="\n")
     return path

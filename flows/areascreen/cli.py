@@ -42,6 +42,16 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--sheet", help="sheet name of an .xlsx input (default: the first sheet)")
     run.add_argument(
+        "--source",
+        choices=("file", "scb"),
+        default="file",
+        help="'scb' fetches the year's statistics from Statistics Sweden's PxWeb API first "
+        "(as `areascreen fetch`), then screens them (default: file)",
+    )
+    run.add_argument(
+        "--offline", action="store_true", help="with --source scb: use only the local cache"
+    )
+    run.add_argument(
         "--ruleset", type=Path, help="ruleset TOML (default: data/rulesets/<year>.toml)"
     )
     run.add_argument(
@@ -88,8 +98,9 @@ def _add_allocate(commands: argparse._SubParsersAction) -> None:
     allocate = commands.add_parser(
         "allocate",
         help="share the budget of several years among a publication's eligible municipalities",
-        description="Read OUT/<year>/eligible_municipalities.parquet and write the amounts of "
-        "each requested year to OUT/<year>/allocation_<first>-<last>.csv.",
+        description="Read the list published in OUT/<year>/ and write the amounts of each "
+        "requested year to one CSV (default OUT/allocation_<year>_list_<first>-<last>.csv); "
+        "the publication itself is not changed.",
     )
     allocate.add_argument("--year", type=int, default=2018, help="publication to read")
     allocate.add_argument(
@@ -98,8 +109,43 @@ def _add_allocate(commands: argparse._SubParsersAction) -> None:
     allocate.add_argument(
         "--ruleset", type=Path, help="ruleset (default: data/rulesets/<year>.toml)"
     )
-    allocate.add_argument("--out", type=Path, default=paths.DEFAULT_REPORTS_DIR)
+    allocate.add_argument(
+        "--out", type=Path, default=paths.DEFAULT_REPORTS_DIR, help="folder of the publications"
+    )
+    allocate.add_argument("--output", type=Path, help="CSV file to write")
     allocate.set_defaults(handler=_allocate)
+
+
+def _add_fetch(commands: argparse._SubParsersAction) -> None:
+    fetch = commands.add_parser(
+        "fetch",
+        help="fetch and cache a year's statistics from Statistics Sweden's PxWeb API",
+        description="Fetch every source in data/sources/<year>.toml, cache each raw response, "
+        "and write the assembled input table (Parquet) beside a manifest of the sources used.",
+    )
+    fetch.add_argument("--year", type=int, default=2018, help="year to fetch (default: 2018)")
+    fetch.add_argument("--offline", action="store_true", help="use only the local cache")
+    fetch.add_argument(
+        "--pin", type=Path, help="manifest of an earlier fetch: replay exactly its responses"
+    )
+    fetch.add_argument("--cache", type=Path, help="cache folder (default: AREASCREEN_CACHE_DIR "
+                       "or ~/.cache/areascreen/pxweb)")  # fmt: skip
+    fetch.add_argument("--base-url", help="PxWeb API v2 base URL")
+    fetch.add_argument("--output", type=Path, help="Parquet file to write")
+    fetch.set_defaults(handler=_fetch)
+
+
+def _add_serve(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="serve the yearly scheduled publication from a running Prefect server",
+        description="Register the 'yearly-publication' deployment of the screening flow (cron "
+        "0 6 15 3 *, Europe/Stockholm) with the Prefect server at PREFECT_API_URL and run its "
+        "flow runs in this process until stopped.",
+    )
+    serve.add_argument("--input", help="input path; {year} is replaced by the year screened")
+    serve.add_argument("--out", type=Path, help="folder holding the publications")
+    serve.set_defaults(handler=_serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_run, _add_validate, _add_allocate):
+    for add in (_add_run, _add_validate, _add_fetch, _add_allocate, _add_serve):
         add(commands)
     return parser
 
@@ -120,9 +166,37 @@ def _use_prefect(engine: str) -> bool:
     return engine == "prefect" or (engine == "auto" and bool(os.environ.get("PREFECT_API_URL")))
 
 
+def fetch_statistics(year: int, **options: object) -> Path:
+    """Fetch a year's sources; source errors become input errors with the same message."""
+    from areascreen.errors import InputError
+    from areascreen.sources import SOURCE_ERRORS, fetch_year
+
+    try:
+        result = fetch_year(year, **options)  # type: ignore[arg-type]
+    except SOURCE_ERRORS as error:
+        raise InputError(str(error)) from error
+    print(f"Fetched {len(result.frame)} areas for {year}: {result.path}")
+    print(f"Sources used: {result.manifest_path}")
+    return result.path
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    fetch_statistics(
+        args.year,
+        offline=args.offline,
+        pin=args.pin,
+        cache_dir=args.cache,
+        base_url=args.base_url,
+        out_path=args.output,
+    )
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from areascreen.pipeline import RunOptions, run_screening
 
+    if args.source == "scb":
+        args.input = fetch_statistics(args.year, offline=args.offline)
     if _use_prefect(args.engine):
         from areascreen.flow import screening
 
@@ -181,8 +255,17 @@ def _allocate(args: argparse.Namespace) -> int:
         years=args.years or [args.year],
         ruleset_path=args.ruleset or paths.ruleset_path(args.year),
         reports_dir=args.out,
+        output=args.output,
     )
     print(f"Written: {path}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from areascreen.deployment import serve_deployment
+
+    parameters = {"input_path": args.input, "reports_dir": str(args.out) if args.out else None}
+    serve_deployment({key: value for key, value in parameters.items() if value})
     return 0
 
 

@@ -1,0 +1,408 @@
+"""Fetch a year's area statistics, assemble the input table, write it and its manifest."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from areascreen.contract import COUNT_COLUMNS
+from areascreen.paths import DEFAULT_REPORTS_DIR
+
+from .assemble import AREA, MEASURE, STATUS, VALUE, YEAR, AssemblyReport, SourceFrame, assemble
+from .cache import ResponseCache, atomic_write, dump_json, resolve_cache_dir, sha256_hex
+from .config import (
+    ConfigError,
+    FileSource,
+    PxWebSource,
+    Source,
+    SourcesConfig,
+    load_config,
+    sources_config_path,
+)
+from .jsonstat import SUPPRESSED_STATUSES
+from .pxweb import PxWebClient, TableFetch, fetch_table
+
+log = logging.getLogger(__name__)
+MANIFEST_SUFFIX = ".manifest.json"
+
+
+class SourceFileError(ValueError):
+    """A file source is missing, unreadable or does not match its column map."""
+
+
+class PinError(ValueError):
+    """A pinned manifest does not match the sources file or the files on disk."""
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """The assembled input table, the manifest of the sources used, and where both were written."""
+
+    frame: pd.DataFrame
+    manifest: dict[str, Any]
+    path: Path
+    manifest_path: Path
+
+
+@dataclass(frozen=True)
+class FetchedSource:
+    """One source's cells and what the manifest records about them."""
+
+    frame: SourceFrame
+    record: dict[str, Any]
+
+
+def default_output_path(year: int) -> Path:
+    """Where the assembled table of a year goes unless told otherwise."""
+    return DEFAULT_REPORTS_DIR / "sources" / f"areas_{year}.parquet"
+
+
+def manifest_path_for(out_path: Path) -> Path:
+    """The manifest written beside an assembled table."""
+    return out_path.with_name(out_path.stem + MANIFEST_SUFFIX)
+
+
+# --- pins -------------------------------------------------------------------------------------
+
+
+def load_manifest(pin: Path | Mapping[str, Any]) -> dict[str, Any]:
+    """A manifest from a path or as already-loaded data."""
+    if isinstance(pin, Mapping):
+        return dict(pin)
+    path = Path(pin)
+    if not path.is_file():
+        raise PinError(f"No manifest at {path} to pin the sources to")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def pins_from(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """Request key -> body SHA-256 for every response a manifest lists."""
+    return {
+        response["request_key"]: response["sha256"]
+        for source in manifest.get("sources", [])
+        for response in source.get("responses", [])
+    }
+
+
+def _check_pinned_file(record: Mapping[str, Any], manifest: Mapping[str, Any]) -> None:
+    """A file source must be byte-for-byte the one the pinned run read."""
+    pinned = {s["name"]: s for s in manifest.get("sources", []) if s.get("kind") == "file"}
+    earlier = pinned.get(record["name"])
+    if earlier is None:
+        raise PinError(f"File source {record['name']!r} is not in the pinned manifest")
+    if earlier["sha256"] != record["sha256"]:
+        raise PinError(
+            f"File source {record['name']!r} at {record['path']} has changed since the pinned "
+            f"run (SHA-256 {record['sha256']} now, {earlier['sha256']} then)"
+        )
+
+
+def check_pinned_files(fetched: list[FetchedSource], manifest: Mapping[str, Any] | None) -> None:
+    """With a pinned manifest, every file source must be unchanged."""
+    if manifest is None:
+        return
+    for item in fetched:
+        if item.record["kind"] == "file":
+            _check_pinned_file(item.record, manifest)
+
+
+# --- fetching each source ---------------------------------------------------------------------
+
+
+def open_client(
+    config: SourcesConfig,
+    *,
+    offline: bool = False,
+    cache_dir: Path | None = None,
+    base_url: str | None = None,
+    pins: Mapping[str, str] | None = None,
+) -> PxWebClient:
+    """A PxWeb client for a sources file, with its cache."""
+    cache = ResponseCache(resolve_cache_dir(cache_dir))
+    return PxWebClient(config.api, cache=cache, base_url=base_url, offline=offline, pins=pins)
+
+
+def pxweb_source_frame(fetched: TableFetch) -> SourceFrame:
+    """Concatenate a table's chunks, in order, into one long frame."""
+    resolved = fetched.resolved
+    frames = [chunk.dataset.to_frame() for chunk in fetched.chunks]
+    frame = pd.concat(frames, ignore_index=True)
+    labels: dict[str, str] = {}
+    for chunk in fetched.chunks:
+        labels.update(chunk.dataset.dimensions[resolved.region_variable].labels)
+    frame = frame.rename(columns={resolved.region_variable: AREA, resolved.time_variable: YEAR})
+    source = fetched.source
+    return SourceFrame(source.name, source.table_id, source.vintage, frame, labels)
+
+
+def pxweb_record(fetched: TableFetch) -> dict[str, Any]:
+    """The manifest entry of a PxWeb source."""
+    source = fetched.source
+    return {
+        "name": source.name,
+        "kind": "pxweb",
+        "table_id": source.table_id,
+        "description": source.description,
+        "confirmed": source.confirmed,
+        "vintage": source.vintage,
+        "updated": fetched.updated,
+        "regions": len(fetched.resolved.regions),
+        "selection": {k: list(v) for k, v in fetched.resolved.others.items()},
+        "responses": [fetched.metadata.record()] + [c.record() for c in fetched.chunks],
+    }
+
+
+def read_file_source(source: FileSource, year: int) -> FetchedSource:
+    """Read a CSV or Parquet file source into long form, keeping the configured year."""
+    _require_file(source)
+    raw = source.path.read_bytes()
+    table = _read_table(source)
+    missing = [f"{k} -> {v}" for k, v in source.columns.items() if v not in table.columns]
+    if missing:
+        raise SourceFileError(
+            f"File source {source.name!r} ({source.path}) lacks column(s) {', '.join(missing)}; "
+            f"it has {', '.join(map(str, table.columns))}"
+        )
+    table = _rows_of_year(source, table, year)
+    frame = _file_long_frame(source, table, year)
+    labels = {}
+    if "area_name" in source.columns:
+        labels = dict(
+            zip(table[source.columns["area_code"]], table[source.columns["area_name"]], strict=True)
+        )
+    record = {
+        "name": source.name,
+        "kind": "file",
+        "path": str(source.path),
+        "sha256": sha256_hex(raw),
+        "description": source.description,
+        "confirmed": source.confirmed,
+        "vintage": source.vintage,
+        "columns": dict(source.columns),
+        "rows": len(table),
+    }
+    return FetchedSource(
+        SourceFrame(source.name, str(source.path), source.vintage, frame, labels), record
+    )
+
+
+def _require_file(source: FileSource) -> None:
+    """A file source must be on disk."""
+    if not source.path.is_file():
+        raise SourceFileError(
+            f"File source {source.name!r}: no file at {source.path} ({source.description})"
+        )
+
+
+def require_files(config: SourcesConfig) -> None:
+    """Fail before any request when a file source is not on disk."""
+    for source in config.sources.values():
+        if isinstance(source, FileSource):
+            _require_file(source)
+
+
+def _read_table(source: FileSource) -> pd.DataFrame:
+    """The file as text columns (CSV) or as stored (Parquet)."""
+    try:
+        if source.file_format == "parquet":
+            return pd.read_parquet(source.path)
+        return pd.read_csv(
+            source.path,
+            sep=source.separator,
+            encoding=source.encoding,
+            dtype=str,
+            keep_default_na=False,
+        )
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise SourceFileError(
+            f"File source {source.name!r}: cannot read {source.path}: {exc}"
+        ) from exc
+
+
+def _rows_of_year(source: FileSource, table: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Rows of the screening year (all rows when the file has no year column)."""
+    code_column = source.columns["area_code"]
+    table = table.assign(**{code_column: table[code_column].astype(str).str.strip()})
+    if "year" in source.columns:
+        years = pd.to_numeric(table[source.columns["year"]], errors="coerce")
+        table = table.loc[years == year]
+        if table.empty:
+            raise SourceFileError(
+                f"File source {source.name!r} ({source.path}) has no rows for {year}"
+            )
+    duplicated = sorted(table[code_column][table[code_column].duplicated()].unique())
+    if duplicated:
+        raise SourceFileError(
+            f"File source {source.name!r} ({source.path}) repeats area(s) "
+            f"{', '.join(duplicated[:10])}"
+        )
+    return table.reset_index(drop=True)
+
+
+def _file_long_frame(source: FileSource, table: pd.DataFrame, year: int) -> pd.DataFrame:
+    """One row per area and count column: `area`, `year`, `measure`, `value`, `status`."""
+    parts = []
+    for column in (c for c in COUNT_COLUMNS if c in source.columns):
+        raw = table[source.columns[column]]
+        text = raw.astype(str).str.strip()
+        blank = raw.isna() | text.isin(SUPPRESSED_STATUSES | {"", "nan", "<NA>"})
+        values = pd.to_numeric(text.where(~blank), errors="coerce")
+        bad = table.loc[values.isna() & ~blank, source.columns["area_code"]].tolist()
+        if bad:
+            raise SourceFileError(
+                f"File source {source.name!r} ({source.path}): column {source.columns[column]!r} "
+                f"is not numeric for area(s) {', '.join(bad[:10])}"
+            )
+        parts.append(
+            pd.DataFrame(
+                {
+                    AREA: table[source.columns["area_code"]].to_numpy(),
+                    YEAR: year,
+                    MEASURE: column,
+                    VALUE: pd.array(values, dtype="Float64"),
+                    STATUS: pd.array([".." if b else None for b in blank], dtype="string"),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def fetch_source(source: Source, *, client: PxWebClient, year: int) -> FetchedSource:
+    """Fetch (or replay) one source, PxWeb table or file."""
+    if isinstance(source, PxWebSource):
+        fetched = fetch_table(client, source, year)
+        return FetchedSource(pxweb_source_frame(fetched), pxweb_record(fetched))
+    return read_file_source(source, year)
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+def _arrow_schema(frame: pd.DataFrame) -> pa.Schema:
+    """Plain strings for the identifiers, 64-bit integers for the year and the counts."""
+    text = {"area_code", "area_name", "municipality_code"}
+    return pa.schema([pa.field(c, pa.string() if c in text else pa.int64()) for c in frame.columns])
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> str:
+    """Write the table deterministically (same rows give the same bytes); return its SHA-256."""
+    table = pa.Table.from_pandas(frame, schema=_arrow_schema(frame), preserve_index=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd", write_statistics=True)
+    data = sink.getvalue().to_pybytes()
+    atomic_write(path, data)
+    return sha256_hex(data)
+
+
+def build_manifest(
+    config: SourcesConfig,
+    client: PxWebClient,
+    fetched: list[FetchedSource],
+    report: AssemblyReport,
+    output: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Everything needed to tell which inputs a run used, and to replay them."""
+    return {
+        "year": config.year,
+        "config": {"path": str(config.path), "sha256": config.sha256},
+        "area_level": config.area_level,
+        "area_vintage": report.area_vintage,
+        "base_url": client.base_url,
+        "offline": client.offline,
+        "cache_dir": str(client.cache.root),
+        "sources": [f.record for f in fetched],
+        "suppressed": report.suppressed,
+        "output": dict(output),
+    }
+
+
+def finish(
+    config: SourcesConfig,
+    client: PxWebClient,
+    fetched: list[FetchedSource],
+    *,
+    out_path: Path | None = None,
+) -> FetchResult:
+    """Assemble the fetched sources, write the table and its manifest."""
+    frames = {f.frame.name: f.frame for f in fetched}
+    table, report = assemble(config, frames)
+    for column, entry in report.suppressed.items():
+        log.warning(
+            "%s: %d suppressed cell(s) from %s in area(s) %s set to NULL",
+            column,
+            entry["cells"],
+            entry["table"],
+            ", ".join(entry["areas"][:10]),
+        )
+    path = Path(out_path) if out_path is not None else default_output_path(config.year)
+    digest = write_parquet(table, path)
+    output = {
+        "path": str(path),
+        "sha256": digest,
+        "rows": len(table),
+        "columns": list(table.columns),
+    }
+    manifest = build_manifest(config, client, fetched, report, output)
+    manifest_path = manifest_path_for(path)
+    atomic_write(manifest_path, dump_json(manifest))
+    return FetchResult(table, manifest, path, manifest_path)
+
+
+def prepare(
+    year: int,
+    *,
+    offline: bool = False,
+    cache_dir: Path | None = None,
+    base_url: str | None = None,
+    config_path: Path | None = None,
+    pin: Path | Mapping[str, Any] | None = None,
+) -> tuple[SourcesConfig, PxWebClient, dict[str, Any] | None]:
+    """Load the sources file and open the client (offline and pinned when a manifest is given)."""
+    config = load_config(config_path or sources_config_path(year))
+    if config.year != year:
+        raise ConfigError(f"{config.path} is the sources file for {config.year}, not {year}")
+    require_files(config)
+    manifest = load_manifest(pin) if pin is not None else None
+    pins = pins_from(manifest) if manifest is not None else None
+    if manifest is not None and base_url is None:
+        base_url = manifest.get("base_url")
+    client = open_client(config, offline=offline, cache_dir=cache_dir, base_url=base_url, pins=pins)
+    return config, client, manifest
+
+
+def fetch_year(
+    year: int,
+    *,
+    offline: bool = False,
+    cache_dir: Path | None = None,
+    base_url: str | None = None,
+    out_path: Path | None = None,
+    config_path: Path | None = None,
+    pin: Path | Mapping[str, Any] | None = None,
+) -> FetchResult:
+    """Fetch (or, offline, replay from the cache) a year's sources and write the input table.
+
+    `pin` is the manifest of an earlier run: the run then replays exactly the responses it lists,
+    offline, and checks that file sources are unchanged.
+    """
+    config, client, manifest = prepare(
+        year,
+        offline=offline,
+        cache_dir=cache_dir,
+        base_url=base_url,
+        config_path=config_path,
+        pin=pin,
+    )
+    with client:
+        fetched = [fetch_source(s, client=client, year=year) for s in config.sources.values()]
+    check_pinned_files(fetched, manifest)
+    return finish(config, client, fetched, out_path=out_path)

@@ -1,0 +1,66 @@
+"""Prefect tasks and the `fetch_statistics` flow around the plain functions of `fetch`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+
+from .config import Source
+from .fetch import FetchedSource, check_pinned_files, fetch_source, finish, prepare
+from .pxweb import PxWebClient, PxWebTransientError
+
+TASK_RETRIES = 2
+TASK_BACKOFF_SECONDS = 30
+
+
+def _transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a task only when the API stayed unavailable; wrong config or data will not mend."""
+    try:
+        state.result()
+    except PxWebTransientError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(
+    name="fetch-source",
+    task_run_name="fetch-{source.name}",
+    retries=TASK_RETRIES,
+    retry_delay_seconds=exponential_backoff(backoff_factor=TASK_BACKOFF_SECONDS),
+    retry_condition_fn=_transient,
+    cache_policy=NO_CACHE,
+)
+def fetch_source_task(source: Source, client: PxWebClient, year: int) -> FetchedSource:
+    """Fetch one source (PxWeb table or file) through the shared, rate-limited client."""
+    return fetch_source(source, client=client, year=year)
+
+
+@flow(name="fetch-statistics")
+def fetch_statistics(
+    year: int,
+    offline: bool = False,
+    cache_dir: Path | None = None,
+    base_url: str | None = None,
+    out_path: Path | None = None,
+    config_path: Path | None = None,
+    pin: Path | None = None,
+) -> dict[str, Any]:
+    """Fetch each source in a task, assemble and write the input table; return the manifest."""
+    config, client, manifest = prepare(
+        year,
+        offline=offline,
+        cache_dir=cache_dir,
+        base_url=base_url,
+        config_path=config_path,
+        pin=pin,
+    )
+    with client:
+        fetched = [fetch_source_task(source, client, year) for source in config.sources.values()]
+    check_pinned_files(fetched, manifest)
+    return finish(config, client, fetched, out_path=out_path).manifest
