@@ -43,4 +43,4 @@ def run_step(con: duckdb.DuckDBPyConnection, step: str, **parameters: Any) -> No
 
 def fetch_table(con: duckdb.DuckDBPyConnection, name: str) -> pa.Table:
     """A table of the database as Arrow."""
-    return con.table(name).fetch_arrow_table()
+    return con.table(name).to_arrow_table()

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
 from areascreen import paths
@@ -48,22 +50,53 @@ def run_as_task(stage: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return prefect_task(*args, **kwargs)
 
 
+@task(name="record artifacts", cache_policy=NO_CACHE)
+def record_artifacts(result: RunResult) -> None:
+    """Record the published list and summary as Prefect artifacts, visible in the UI."""
+    eligible = result.tables["eligible_municipalities"].select(
+        ["municipality_code", "municipality_name", "selected_areas", "population_in_selected_areas"]
+    )
+    where = result.publication_dir or "nowhere (dry run)"
+    create_table_artifact(
+        key=f"eligible-municipalities-{result.year}",
+        table=eligible.to_pylist(),
+        description=f"Eligible municipalities {result.year}, published to {where}",
+    )
+    create_markdown_artifact(
+        key=f"screening-summary-{result.year}",
+        markdown=f"Published to `{where}`\n\n" + result.documents["summary.md"],
+        description=f"Screening summary {result.year}",
+    )
+
+
+def scheduled_year() -> int:
+    """The calendar year the flow run was scheduled for (the current year for an ad-hoc run)."""
+    return flow_run.scheduled_start_time.year
+
+
 @flow(name="screening", log_prints=True)
 def screening(
-    year: int = 2018,
+    year: int | None = None,
     input_path: str | None = None,
     ruleset_path: str | None = None,
     reports_dir: str | None = None,
     sheet: str | None = None,
     dry_run: bool = False,
 ) -> RunResult:
-    """Screen one year's area statistics and publish the eligible municipalities."""
+    """Screen one year's area statistics and publish the eligible municipalities.
+
+    Without a year, the year the run was scheduled for is screened; `{year}` in input_path is
+    replaced by it, so one deployment serves every year.
+    """
+    year = year or scheduled_year()
     options = RunOptions(
         year=year,
-        input_path=Path(input_path) if input_path else None,
+        input_path=Path(input_path.format(year=year)) if input_path else None,
         ruleset_path=Path(ruleset_path) if ruleset_path else None,
         reports_dir=Path(reports_dir) if reports_dir else paths.DEFAULT_REPORTS_DIR,
         sheet=sheet,
         dry_run=dry_run,
     )
-    return run_screening(options, stage=run_as_task)
+    result = run_screening(options, stage=run_as_task)
+    record_artifacts(result)
+    return result

@@ -24,7 +24,7 @@ from areascreen import __version__, paths
 from areascreen.allocate import allocate_year, grants_table, recipients_from
 from areascreen.changes import compare_with, find_previous_publication, render_changes
 from areascreen.db import connect, fetch_table
-from areascreen.errors import InputError
+from areascreen.errors import InputError, RulesetError
 from areascreen.flag import flag_areas, load_areas
 from areascreen.load import LoadedInput, read_area_statistics
 from areascreen.publish import (
@@ -281,6 +281,15 @@ def previous_publication(options: RunOptions) -> Path | None:
     return find_previous_publication(options.reports_dir, options.year)
 
 
+def check_ruleset_year(ruleset: Ruleset, year: int) -> None:
+    """A ruleset is written for one screening year; using it for another is a mistake."""
+    if ruleset.year != year:
+        raise RulesetError(
+            f"{ruleset.path}: the ruleset is for {ruleset.year}, but {year} is screened; "
+            "copy it to a ruleset for that year"
+        )
+
+
 def screen_and_publish(
     options: RunOptions, ruleset: Ruleset, staging: Path, stage: StageRunner, started: str
 ) -> RunResult:
@@ -317,6 +326,7 @@ def run_screening(options: RunOptions, stage: StageRunner = call_directly) -> Ru
     """Screen one year and publish its results; nothing is published unless every gate passes."""
     started = utc_now()
     ruleset = stage(load_ruleset, options.ruleset_file)
+    check_ruleset_year(ruleset, options.year)
     workspace = options.reports_dir
     if options.dry_run:
         workspace = Path(tempfile.mkdtemp(prefix="areascreen-dry-run-"))

@@ -1,0 +1,100 @@
+"""The command line, run in-process, on the embedded default data and on the fixture."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from areascreen.cli import EXIT_DATA_PROBLEM, build_parser, main
+from areascreen.contract import INDICATORS
+from areascreen.paths import DEFAULT_INPUT
+from tests.fixture_areas import fixture_frame, fixture_ruleset
+from tests.helpers import snapshot_tree
+
+
+def test_help_explains_every_option(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["run", "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--year", "--input", "--ruleset", "--out", "--dry-run", "--engine", "--sheet"):
+        assert option in text
+    commands = build_parser().format_help()
+    for command in ("run", "validate", "allocate", "serve"):
+        assert command in commands
+
+
+def test_run_on_the_default_data_writes_every_output(tmp_path: Path, capsys):
+    assert main(["-q", "run", "--engine", "plain", "--out", str(tmp_path)]) == 0
+    folder = tmp_path / "2018"
+    printed = capsys.readouterr().out
+    eligible = pd.read_parquet(folder / "eligible_municipalities.parquet")
+    assert printed.startswith(f"{len(eligible)} eligible municipalities for 2018:")
+    assert len(eligible) > 0
+    summary = (folder / "summary.md").read_text(encoding="utf-8")
+    assert "SYNTHETIC demo data" in summary
+    averages = pd.read_csv(folder / "national_averages.csv").set_index("indicator")
+    assert list(averages.index) == list(INDICATORS)
+    assert averages["difference_from_published_pp"].abs().max() < 0.5
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["input"]["path"] == str(DEFAULT_INPUT)
+    assert manifest["row_counts"]["area_results"] == manifest["input"]["rows"]
+
+
+def test_a_bad_file_exits_non_zero_with_the_message(tmp_path: Path, capsys):
+    bad = fixture_frame()
+    bad.loc[bad["area_code"] == "1880C1030", "low_educated"] = 1200
+    path = tmp_path / "area_statistics_2018.parquet"
+    bad.to_parquet(path, index=False)
+    reports = tmp_path / "reports"
+    rules = str(fixture_ruleset(tmp_path))
+    command = ["-q", "run", "--engine", "plain", "--input", str(path), "--ruleset", rules]
+    assert main([*command, "--out", str(reports)]) == EXIT_DATA_PROBLEM
+    error = capsys.readouterr().err
+    assert "area_statistics_2018.parquet" in error and "1880C1030" in error
+    assert not (reports / "2018").exists()
+
+
+def test_validate_runs_the_input_gate_alone(tmp_path: Path, capsys):
+    path = tmp_path / "areas.parquet"
+    fixture_frame().to_parquet(path, index=False)
+    rules = str(fixture_ruleset(tmp_path))
+    assert (
+        main(["-q", "validate", str(path), "--ruleset", rules, "--docs", str(tmp_path / "docs")])
+        == 0
+    )
+    assert "15 areas pass the input gate" in capsys.readouterr().out
+    assert (tmp_path / "docs" / "index.html").is_file()
+
+
+def test_allocate_writes_every_requested_year(tmp_path: Path):
+    path = tmp_path / "areas.parquet"
+    fixture_frame().to_parquet(path, index=False)
+    reports = tmp_path / "reports"
+    rules = str(fixture_ruleset(tmp_path))
+    main(
+        [
+            "-q",
+            "run",
+            "--engine",
+            "plain",
+            "--input",
+            str(path),
+            "--ruleset",
+            rules,
+            "--out",
+            str(reports),
+        ]
+    )
+    before = snapshot_tree(reports / "2018")
+    command = ["-q", "allocate", "--years", "2018-2027", "--ruleset", rules, "--out", str(reports)]
+    assert main(command) == 0
+    table = pd.read_csv(reports / "allocation_2018_list_2018-2027.csv")
+    totals = table.groupby("year")["amount"].sum().round(6).to_dict()
+    assert totals == {2018: 425.0, 2019: 1350.0, **{year: 2200.0 for year in range(2020, 2028)}}
+    # The same share every year, as in the published 2018 decision.
+    assert table.groupby("municipality_code")["share"].nunique().max() == 1
+    assert snapshot_tree(reports / "2018") == before

@@ -1,0 +1,70 @@
+"""The Prefect flow under Prefect's test harness, and the deployment of the scheduled job."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+
+from areascreen.deployment import DEPLOYMENT_NAME, SCHEDULE_CRON, build_deployment
+from areascreen.flow import screening
+from tests.fixture_areas import fixture_frame, fixture_ruleset
+from tests.helpers import snapshot_tree
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def prefect_server():
+    """One temporary Prefect server for the module."""
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def test_the_flow_publishes_and_records_its_run(tmp_path: Path):
+    source = tmp_path / "areas_{year}.parquet"
+    fixture_frame().to_parquet(tmp_path / "areas_2018.parquet", index=False)
+    state = screening(
+        year=2018,
+        input_path=str(source),
+        ruleset_path=str(fixture_ruleset(tmp_path)),
+        reports_dir=str(tmp_path / "reports"),
+        return_state=True,
+    )
+    assert state.is_completed()
+    result = state.result()
+    assert result.eligible_codes == ["0127", "0180", "1280"]
+    manifest = json.loads((tmp_path / "reports" / "2018" / "manifest.json").read_text())
+    assert manifest["prefect_flow_run_id"] == str(state.state_details.flow_run_id)
+
+
+def test_a_failing_gate_fails_the_flow_run_and_publishes_nothing(tmp_path: Path):
+    good = tmp_path / "good.parquet"
+    fixture_frame().to_parquet(good, index=False)
+    reports = tmp_path / "reports"
+    rules = str(fixture_ruleset(tmp_path))
+    screening(year=2018, input_path=str(good), ruleset_path=rules, reports_dir=str(reports))
+    before = snapshot_tree(reports / "2018")
+    bad = fixture_frame()
+    bad.loc[3, "voters"] = -1
+    bad.to_parquet(tmp_path / "bad.parquet", index=False)
+    state = screening(
+        year=2018, input_path=str(tmp_path / "bad.parquet"), ruleset_path=rules,
+        reports_dir=str(reports), return_state=True,
+    )  # fmt: skip
+    assert state.is_failed()
+    assert "1280C1010" in str(state.message) or "voters" in str(state.message)
+    assert snapshot_tree(reports / "2018") == before
+
+
+def test_the_deployment_loads_with_its_yearly_schedule():
+    deployment = build_deployment({"reports_dir": "/srv/areascreen/reports"})
+    assert deployment.name == DEPLOYMENT_NAME
+    (schedule,) = deployment.schedules
+    assert schedule.schedule.cron == SCHEDULE_CRON == "0 6 15 3 *"
+    assert schedule.schedule.timezone == "Europe/Stockholm"
+    assert deployment.parameters["reports_dir"] == "/srv/areascreen/reports"
+    assert deployment.parameters["input_path"].endswith("area_statistics_{year}.parquet")
+    assert deployment.concurrency_limit == 1
