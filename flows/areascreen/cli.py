@@ -135,6 +135,31 @@ def _add_fetch(commands: argparse._SubParsersAction) -> None:
     fetch.set_defaults(handler=_fetch)
 
 
+def _deltas(text: str) -> list[float]:
+    """`1,2` as [1.0, 2.0]."""
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from error
+
+
+def _add_sensitivity(commands: argparse._SubParsersAction) -> None:
+    sensitivity = commands.add_parser(
+        "sensitivity",
+        help="re-screen with every threshold moved by ± some percentage points",
+        description="Move each threshold by ±DELTA percentage points, one at a time and all "
+        "together, re-screen in one DuckDB pass, and show which municipalities enter or leave "
+        "the list and how stable each one's eligibility is. Publishes nothing.",
+    )
+    sensitivity.add_argument("--year", type=int, default=2018, help="year to screen")
+    sensitivity.add_argument(
+        "--delta", type=_deltas, default=[1.0, 2.0], help="percentage points, e.g. 1,2 (default)"
+    )
+    sensitivity.add_argument("--input", type=Path, help="area statistics (default: demo data)")
+    sensitivity.add_argument("--ruleset", type=Path, help="ruleset (default: for the year)")
+    sensitivity.set_defaults(handler=_sensitivity)
+
+
 def _add_serve(commands: argparse._SubParsersAction) -> None:
     serve = commands.add_parser(
         "serve",
@@ -157,7 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_run, _add_validate, _add_fetch, _add_allocate, _add_serve):
+    for add in (
+        _add_run,
+        _add_validate,
+        _add_fetch,
+        _add_allocate,
+        _add_sensitivity,
+        _add_serve,
+    ):
         add(commands)
     return parser
 
@@ -258,6 +290,33 @@ def _allocate(args: argparse.Namespace) -> int:
         output=args.output,
     )
     print(f"Written: {path}")
+    return 0
+
+
+def _sensitivity(args: argparse.Namespace) -> int:
+    from areascreen.sensitivity import screen_sensitivity
+    from areascreen.summary import markdown_table
+
+    try:
+        result = screen_sensitivity(
+            args.input or paths.DEFAULT_INPUT,
+            args.year,
+            args.ruleset or paths.ruleset_path(args.year),
+            args.delta,
+        )
+    except ValueError as error:
+        raise SystemExit(f"areascreen sensitivity: error: {error}") from error
+    variants = result.variants.select(
+        ["variant", "selected_areas", "eligible_municipalities", "entered_municipalities",
+         "left_municipalities"]
+    )  # fmt: skip
+    stability = result.municipality_stability.select(
+        ["municipality_code", "municipality_name", "eligible_baseline", "stability", "differs_in"]
+    )
+    for title, table in (("Variants", variants), ("Stability of each municipality", stability)):
+        print(f"## {title}\n")
+        rows = ([*row.values()] for row in table.to_pylist())
+        print(markdown_table(table.column_names, rows) + "\n")
     return 0
 
 

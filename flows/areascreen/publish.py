@@ -73,6 +73,9 @@ def write_table(table: pa.Table, folder: Path, name: str) -> list[Path]:
     pq.write_table(table, parquet_path, compression="zstd")
     frame = table.to_pandas()
     csv_path = folder / f"{name}.csv"
+    for field in table.schema:
+        if pa.types.is_list(field.type):
+            frame[field.name] = frame[field.name].map(", ".join)
     frame.to_csv(csv_path, index=False, lineterminator="\n")
     files = [parquet_path, csv_path]
     if name in JSON_TABLES:

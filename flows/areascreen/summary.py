@@ -154,6 +154,8 @@ def render_summary(
     parts = [
         f"# Screening {year}: municipalities eligible for the grant",
         f"Input: `{input_name}`" + "".join(f"\n\n> {note}" for note in notes),
+        "The full report with charts, explanations per area and threshold sensitivity: "
+        "[report.html](report.html).",
         ruleset_section(ruleset),
         averages_section(tables["national_averages"]),
         counts_section(tables["area_results"], tables["municipality_results"]),

@@ -1,0 +1,362 @@
+"""Threshold sensitivity: the screening repeated with each threshold moved by ±d percentage points.
+
+A variant is the ruleset with its thresholds moved: one criterion at a time by +d and by -d, and
+all criteria together by d in the adverse direction (stricter: fewer areas cross) and in the
+favourable direction (looser: more areas cross). Variant 0 is the baseline (no threshold moved).
+Every variant is screened in one DuckDB statement over `area_criteria` (`sql/90_sensitivity.sql`),
+with the same area and municipality rules as the screening itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from areascreen.db import connect, fetch_table, run_step
+from areascreen.errors import InputError, RulesetError
+from areascreen.flag import flag_areas, load_areas
+from areascreen.load import read_area_statistics
+from areascreen.rollup import register_municipalities
+from areascreen.ruleset import Criterion, Ruleset, load_ruleset
+
+THRESHOLD_TYPE = pa.decimal128(9, 4)
+OPERATORS = {"below": "<", "above": ">"}
+BASELINE = "baseline"
+ALL_CRITERIA = "all"
+VARIANTS_SCHEMA = pa.schema(
+    [
+        ("variant_id", pa.int32()),
+        ("variant", pa.string()),
+        ("criterion", pa.string()),
+        ("delta_pp", pa.float64()),
+        ("shift", pa.string()),
+        ("effect", pa.string()),
+        ("thresholds", pa.string()),
+        ("changed_thresholds", pa.string()),
+        ("selected_areas", pa.int64()),
+        ("eligible_municipalities", pa.int64()),
+        ("entered", pa.int64()),
+        ("left", pa.int64()),
+        ("eligible_codes", pa.list_(pa.string())),
+        ("entered_municipalities", pa.string()),
+        ("left_municipalities", pa.string()),
+    ]
+)
+STABILITY_SCHEMA = pa.schema(
+    [
+        ("municipality_code", pa.string()),
+        ("municipality_name", pa.string()),
+        ("eligible_baseline", pa.bool_()),
+        ("variants_eligible", pa.int64()),
+        ("variants", pa.int64()),
+        ("stability", pa.float64()),
+        ("differs_in", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One set of moved thresholds."""
+
+    variant_id: int
+    label: str
+    criterion: str | None
+    delta_pp: Decimal
+    shift: str
+    thresholds: dict[str, Decimal]
+
+    @property
+    def effect(self) -> str:
+        """'stricter' (fewer areas cross), 'looser' (more cross) or 'none' for the baseline."""
+        return {"adverse": "stricter", "favourable": "looser"}.get(self.shift, "none")
+
+
+@dataclass(frozen=True)
+class SensitivityResult:
+    """The variants screened and what they changed, as Arrow tables."""
+
+    deltas: tuple[float, ...]
+    variants: pa.Table
+    variant_municipalities: pa.Table
+    variant_changes: pa.Table
+    municipality_stability: pa.Table
+
+
+def exact(value: float) -> Decimal:
+    """A number as the decimal it is written as (0.1 -> Decimal('0.1'))."""
+    return Decimal(repr(float(value)))
+
+
+def text(value: Decimal) -> str:
+    """A decimal without trailing zeros: 61.0000 -> '61', 60.5 -> '60.5'."""
+    shown = format(value.normalize(), "f")
+    return "0" if shown in ("-0", "") else shown
+
+
+def normalise_deltas(deltas: Sequence[float]) -> tuple[Decimal, ...]:
+    """The deltas as exact decimals, each positive and finite, without repeats, smallest first."""
+    if not deltas:
+        raise ValueError("give at least one delta in percentage points, e.g. 1,2")
+    for delta in deltas:
+        if isinstance(delta, bool) or not math.isfinite(delta) or delta <= 0:
+            raise ValueError(f"a delta must be a positive number of percentage points: {delta!r}")
+        if exact(delta).as_tuple().exponent < -4:
+            raise ValueError(f"a delta has at most 4 decimals: {delta!r}")
+    return tuple(sorted({exact(delta) for delta in deltas}))
+
+
+def moved(criterion: Criterion, delta: Decimal, shift: str) -> Decimal:
+    """A criterion's threshold moved by delta in the adverse or favourable direction."""
+    adverse_sign = -1 if criterion.direction == "below" else 1
+    sign = adverse_sign if shift == "adverse" else -adverse_sign
+    return exact(criterion.threshold) + sign * delta
+
+
+def thresholds_text(
+    ruleset: Ruleset, thresholds: dict[str, Decimal], *, changed: bool = False
+) -> str:
+    """The thresholds in words, 'employment_rate < 61 %, …'; only those moved when changed."""
+    return ", ".join(
+        f"{c.indicator} {OPERATORS[c.direction]} {text(thresholds[c.indicator])} %"
+        for c in ruleset.criteria
+        if not changed or thresholds[c.indicator] != exact(c.threshold)
+    )
+
+
+def single_variants(ruleset: Ruleset, delta: Decimal, first_id: int) -> list[Variant]:
+    """One criterion at a time moved by +delta and by -delta (the others as in the ruleset)."""
+    base = {c.indicator: exact(c.threshold) for c in ruleset.criteria}
+    variants = []
+    for criterion in ruleset.criteria:
+        for sign in (1, -1):
+            threshold = base[criterion.indicator] + sign * delta
+            shift = "adverse" if (sign > 0) == (criterion.direction == "above") else "favourable"
+            label = f"{criterion.indicator} {'+' if sign > 0 else '-'}{text(delta)} pp"
+            variants.append(
+                Variant(
+                    first_id + len(variants),
+                    f"{label} ({text(threshold)} %)",
+                    criterion.indicator,
+                    delta,
+                    shift,
+                    base | {criterion.indicator: threshold},
+                )
+            )
+    return variants
+
+
+def all_variants(ruleset: Ruleset, delta: Decimal, first_id: int) -> list[Variant]:
+    """Every criterion moved by delta together, in the adverse and in the favourable direction."""
+    return [
+        Variant(
+            first_id + offset,
+            f"all criteria {text(delta)} pp {shift} ({effect})",
+            ALL_CRITERIA,
+            delta,
+            shift,
+            {c.indicator: moved(c, delta, shift) for c in ruleset.criteria},
+        )
+        for offset, (shift, effect) in enumerate(
+            (("adverse", "stricter"), ("favourable", "looser"))
+        )
+    ]
+
+
+def build_variants(ruleset: Ruleset, deltas: Sequence[float]) -> list[Variant]:
+    """The baseline, then per delta each criterion ± delta and all criteria together."""
+    base = {c.indicator: exact(c.threshold) for c in ruleset.criteria}
+    variants = [Variant(0, BASELINE, None, Decimal(0), "none", base)]
+    for delta in normalise_deltas(deltas):
+        variants += single_variants(ruleset, delta, len(variants))
+        variants += all_variants(ruleset, delta, len(variants))
+    return variants
+
+
+def thresholds_table(variants: Sequence[Variant]) -> pa.Table:
+    """One row per variant and criterion with the variant's exact threshold."""
+    rows = [(v.variant_id, name, t) for v in variants for name, t in v.thresholds.items()]
+    return pa.table(
+        {
+            "variant_id": pa.array([r[0] for r in rows], pa.int32()),
+            "indicator": pa.array([r[1] for r in rows], pa.string()),
+            "threshold": pa.array([r[2] for r in rows], THRESHOLD_TYPE),
+        }
+    )
+
+
+def check_flagged_with(con: duckdb.DuckDBPyConnection, ruleset: Ruleset) -> None:
+    """Refuse a ruleset whose criteria differ from those the areas were flagged with."""
+    averages = fetch_table(con, "national_averages").to_pylist()
+    flagged = {row["indicator"]: row["threshold"] for row in averages}
+    wanted = {c.indicator: c.threshold for c in ruleset.criteria}
+    if flagged != wanted:
+        raise RulesetError(
+            f"the areas were flagged with thresholds {flagged}, not the ruleset's {wanted}"
+        )
+
+
+def ensure_municipalities(con: duckdb.DuckDBPyConnection) -> None:
+    """Register the municipality reference list unless the roll-up already did."""
+    try:
+        con.table("municipalities")
+    except duckdb.CatalogException:
+        register_municipalities(con)
+
+
+def screen_variants(
+    con: duckdb.DuckDBPyConnection, ruleset: Ruleset, variants: Sequence[Variant]
+) -> pa.Table:
+    """Screen every variant in one SQL step; one row per variant and municipality."""
+    con.register("sensitivity_thresholds", thresholds_table(variants))
+    try:
+        run_step(
+            con,
+            "90_sensitivity",
+            minimum_population=ruleset.minimum_population,
+            criteria_required=ruleset.criteria_required,
+            minimum_selected_areas=ruleset.minimum_selected_areas,
+            minimum_population_in_selected_areas=ruleset.minimum_population_in_selected_areas,
+        )
+    finally:
+        con.unregister("sensitivity_thresholds")
+    return fetch_table(con, "sensitivity_municipalities")
+
+
+def _names(rows: pd.DataFrame) -> str:
+    """'0180 Stockholm, 1280 Malmö' for the rows given."""
+    return ", ".join(
+        f"{code} {name}" if isinstance(name, str) else code
+        for code, name in zip(rows["municipality_code"], rows["municipality_name"], strict=True)
+    )
+
+
+def summarise_variants(
+    ruleset: Ruleset, variants: Sequence[Variant], results: pd.DataFrame
+) -> pa.Table:
+    """One row per variant: its thresholds, selected areas and eligible municipalities."""
+    rows = []
+    for variant in variants:
+        own = results[results["variant_id"] == variant.variant_id]
+        eligible = own[own["eligible"]]
+        rows.append(
+            {
+                "variant_id": variant.variant_id,
+                "variant": variant.label,
+                "criterion": variant.criterion,
+                "delta_pp": float(variant.delta_pp),
+                "shift": variant.shift,
+                "effect": variant.effect,
+                "thresholds": thresholds_text(ruleset, variant.thresholds),
+                "changed_thresholds": thresholds_text(ruleset, variant.thresholds, changed=True),
+                "selected_areas": int(own["selected_areas"].sum()),
+                "eligible_municipalities": len(eligible),
+                "entered": int((own["change"] == "entered").sum()),
+                "left": int((own["change"] == "left").sum()),
+                "eligible_codes": eligible["municipality_code"].tolist(),
+                "entered_municipalities": _names(own[own["change"] == "entered"]),
+                "left_municipalities": _names(own[own["change"] == "left"]),
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=VARIANTS_SCHEMA)
+
+
+def changes_table(variants: Sequence[Variant], results: pd.DataFrame) -> pa.Table:
+    """One row per variant and municipality that entered or left the list."""
+    labels = {v.variant_id: v.label for v in variants}
+    moved_rows = results[results["change"].isin(["entered", "left"])].copy()
+    moved_rows.insert(1, "variant", moved_rows["variant_id"].map(labels))
+    columns = [
+        "variant_id",
+        "variant",
+        "municipality_code",
+        "municipality_name",
+        "change",
+        "selected_areas_baseline",
+        "selected_areas",
+    ]
+    frame = moved_rows[columns].sort_values(["variant_id", "municipality_code"])
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def stability_table(variants: Sequence[Variant], results: pd.DataFrame) -> pa.Table:
+    """Per municipality eligible in the baseline or any variant: the share of variants eligible."""
+    labels = {v.variant_id: v.label for v in variants}
+    others = results[results["variant_id"] != 0]
+    counted = len(variants) - 1
+    rows = []
+    for code, own in others.groupby("municipality_code", sort=True):
+        baseline = bool(own["eligible_baseline"].iloc[0])
+        eligible = int(own["eligible"].sum())
+        if not baseline and eligible == 0:
+            continue
+        differing = own[own["eligible"] != baseline]["variant_id"]
+        rows.append(
+            {
+                "municipality_code": code,
+                "municipality_name": own["municipality_name"].iloc[0],
+                "eligible_baseline": baseline,
+                "variants_eligible": eligible,
+                "variants": counted,
+                "stability": eligible / counted,
+                "differs_in": "; ".join(labels[i] for i in differing),
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=STABILITY_SCHEMA)
+
+
+def run_sensitivity(
+    con: duckdb.DuckDBPyConnection, ruleset: Ruleset, deltas: Sequence[float]
+) -> SensitivityResult:
+    """Re-screen flagged areas (already in `con`) with every threshold variant, in one pass."""
+    check_flagged_with(con, ruleset)
+    ensure_municipalities(con)
+    variants = build_variants(ruleset, deltas)
+    long = screen_variants(con, ruleset, variants)
+    results = long.to_pandas()
+    return SensitivityResult(
+        deltas=tuple(float(d) for d in normalise_deltas(deltas)),
+        variants=summarise_variants(ruleset, variants, results),
+        variant_municipalities=long,
+        variant_changes=changes_table(variants, results),
+        municipality_stability=stability_table(variants, results),
+    )
+
+
+def read_for_year(input_path: Path, year: int) -> pd.DataFrame:
+    """The input file's areas, refused when values do not convert or the year differs."""
+    loaded = read_area_statistics(input_path)
+    if loaded.parse_problems:
+        shown = ", ".join(p.describe() for p in loaded.parse_problems[:5])
+        raise InputError(
+            f"{input_path.name}: values that are not whole numbers ({shown}); "
+            "run `areascreen validate` on the file"
+        )
+    years = sorted(set(loaded.frame["year"].dropna().astype(int)))
+    if years and years != [year]:
+        found = ", ".join(str(y) for y in years)
+        raise InputError(f"{input_path.name}: the file holds year {found}, but {year} is screened")
+    return loaded.frame
+
+
+def screen_sensitivity(
+    input_path: Path, year: int, ruleset_path: Path, deltas: Sequence[float]
+) -> SensitivityResult:
+    """Load a file of the input contract, flag its areas and run the sensitivity analysis."""
+    ruleset = load_ruleset(ruleset_path)
+    if ruleset.year != year:
+        raise RulesetError(f"{ruleset_path}: the ruleset is for {ruleset.year}, not {year}")
+    con = connect()
+    try:
+        load_areas(con, read_for_year(Path(input_path), year))
+        flag_areas(con, ruleset)
+        return run_sensitivity(con, ruleset, deltas)
+    finally:
+        con.close()
