@@ -102,8 +102,11 @@ def test_a_failed_run_publishes_nothing_and_keeps_its_data_docs(published, tmp_p
         ruleset_path=options.ruleset_path,
         reports_dir=options.reports_dir,
     )
-    with pytest.raises(ValidationFailed, match="0180C1010"):
+    with pytest.raises(ValidationFailed, match="0180C1010") as failure:
         run_screening(bad_options)
+    # The message points at the Data Docs where they are kept, under reports/failed/.
+    assert failure.value.docs_index.is_file()
+    assert failure.value.docs_index.is_relative_to(options.reports_dir / "failed")
     assert snapshot_tree(options.reports_dir / "2018") == before
     failed = list((options.reports_dir / "failed").iterdir())
     assert len(failed) == 1 and (failed[0] / "validation" / "input" / "index.html").is_file()

@@ -173,6 +173,22 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:
     serve.set_defaults(handler=_serve)
 
 
+def _with_quiet_option(
+    add_parser: Callable[..., argparse.ArgumentParser],
+) -> Callable[..., argparse.ArgumentParser]:
+    """Let every subcommand also take -q after its name."""
+
+    def add(*args: object, **kwargs: object) -> argparse.ArgumentParser:
+        parser = add_parser(*args, **kwargs)
+        parser.add_argument(
+            "-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+            help="log warnings and errors only",
+        )  # fmt: skip
+        return parser
+
+    return add
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -182,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser = _with_quiet_option(commands.add_parser)  # type: ignore[method-assign]
     for add in (
         _add_run,
         _add_validate,
@@ -345,6 +362,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from areascreen.publish import PublicationLocked
 
         print(f"areascreen: error: {error}", file=sys.stderr)
+        for note in getattr(error, "notes", ()):
+            print(f"areascreen: note: {note}", file=sys.stderr)
         return EXIT_LOCKED if isinstance(error, PublicationLocked) else EXIT_DATA_PROBLEM
 
 

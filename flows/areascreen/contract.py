@@ -46,7 +46,8 @@ INDICATORS: dict[str, Indicator] = {
 }
 
 IDENTIFIER_COLUMNS: tuple[str, ...] = ("area_code", "area_name", "municipality_code", "year")
-COUNT_COLUMNS: tuple[str, ...] = ("population",) + tuple(
-    column for i in INDICATORS.values() for column in (i.numerator, i.denominator)
+COUNT_COLUMNS: tuple[str, ...] = (
+    "population",
+    *(column for i in INDICATORS.values() for column in (i.numerator, i.denominator)),
 )
 INPUT_COLUMNS: tuple[str, ...] = IDENTIFIER_COLUMNS + COUNT_COLUMNS

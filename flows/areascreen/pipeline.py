@@ -24,9 +24,9 @@ from areascreen import __version__, paths
 from areascreen.allocate import allocate_year, grants_table, recipients_from
 from areascreen.changes import compare_with, find_previous_publication, render_changes
 from areascreen.db import connect, fetch_table
-from areascreen.errors import InputError, RulesetError
+from areascreen.errors import ValidationFailed
 from areascreen.flag import flag_areas, load_areas
-from areascreen.load import LoadedInput, read_area_statistics
+from areascreen.load import LoadedInput, check_year, read_area_statistics
 from areascreen.publish import (
     new_staging_dir,
     promote,
@@ -117,24 +117,23 @@ class RunResult:
         return self.tables["eligible_municipalities"]["municipality_code"].to_pylist()
 
 
-def read_input(path: Path, year: int, sheet: str | None = None) -> LoadedInput:
-    """Load stage: read the area statistics and check they are for the year screened."""
+def read_input(path: Path, sheet: str | None = None) -> LoadedInput:
+    """Load stage: read the area statistics (CSV, Parquet or .xlsx)."""
     loaded = read_area_statistics(path, sheet=sheet)
-    years = sorted(set(loaded.frame["year"].dropna().astype(int)))
-    if years and years != [year]:
-        found = ", ".join(str(y) for y in years)
-        raise InputError(f"{path.name}: the file holds year {found}, but {year} is screened")
     logger().info("Loaded %s areas from %s (%s)", len(loaded.frame), path, loaded.file_format)
     return loaded
 
 
-def validate_input_stage(loaded: LoadedInput, ruleset: Ruleset, docs_dir: Path) -> Path | None:
-    """Input gate: run the Great Expectations input suite; raise on any critical failure."""
+def validate_input_stage(
+    loaded: LoadedInput, ruleset: Ruleset, year: int, docs_dir: Path
+) -> Path | None:
+    """Input gate: the Great Expectations input suite, then the year; raise on any failure."""
     from areascreen.validate import validate_input
 
     report = validate_input(
         loaded, max_suppressed_share=ruleset.max_suppressed_share, docs_dir=docs_dir
     )
+    check_year(loaded, year)
     logger().info("Input gate passed: %s", loaded.path.name)
     return report.docs_index
 
@@ -310,21 +309,14 @@ def report_stage(
     }
 
 
-def check_ruleset_year(ruleset: Ruleset, year: int) -> None:
-    """A ruleset is written for one screening year; using it for another is a mistake."""
-    if ruleset.year != year:
-        raise RulesetError(
-            f"{ruleset.path}: the ruleset is for {ruleset.year}, but {year} is screened; "
-            "copy it to a ruleset for that year"
-        )
-
-
 def screen_and_publish(
     options: RunOptions, ruleset: Ruleset, staging: Path, stage: StageRunner, started: str
 ) -> RunResult:
     """Every stage after the ruleset, writing into the staging folder."""
-    loaded = stage(read_input, options.input_file, options.year, options.sheet)
-    input_docs = stage(validate_input_stage, loaded, ruleset, staging / "validation" / "input")
+    loaded = stage(read_input, options.input_file, options.sheet)
+    input_docs = stage(
+        validate_input_stage, loaded, ruleset, options.year, staging / "validation" / "input"
+    )
     con = connect()
     stage(flag_stage, con, loaded, ruleset)
     tables = stage(roll_up_stage, con, ruleset)
@@ -360,7 +352,7 @@ def run_screening(options: RunOptions, stage: StageRunner = call_directly) -> Ru
     """Screen one year and publish its results; nothing is published unless every gate passes."""
     started = utc_now()
     ruleset = stage(load_ruleset, options.ruleset_file)
-    check_ruleset_year(ruleset, options.year)
+    ruleset.require_year(options.year)
     workspace = options.reports_dir
     if options.dry_run:
         workspace = Path(tempfile.mkdtemp(prefix="areascreen-dry-run-"))
@@ -369,7 +361,9 @@ def run_screening(options: RunOptions, stage: StageRunner = call_directly) -> Ru
         staging = new_staging_dir(workspace, options.year)
         try:
             return screen_and_publish(options, ruleset, staging, stage, started)
-        except BaseException:
+        except BaseException as error:
             kept = set_aside_failed(staging, workspace, options.year)
             logger().error("Nothing published; this run's files are in %s", kept)
+            if isinstance(error, ValidationFailed):
+                raise error.moved(staging, kept) from error
             raise

@@ -57,6 +57,14 @@ class Ruleset:
     path: Path
     sha256: str
 
+    def require_year(self, year: int) -> None:
+        """A ruleset is written for one screening year; using it for another is a mistake."""
+        if self.year != year:
+            raise RulesetError(
+                f"{self.path}: the ruleset is for {self.year}, but {year} is screened; "
+                "copy it to a ruleset for that year"
+            )
+
     @property
     def rule_text(self) -> str:
         """The selection rule in words."""

@@ -22,7 +22,7 @@ import pyarrow as pa
 from areascreen.db import connect, fetch_table, run_step
 from areascreen.errors import InputError, RulesetError
 from areascreen.flag import flag_areas, load_areas
-from areascreen.load import read_area_statistics
+from areascreen.load import check_year, read_area_statistics
 from areascreen.rollup import register_municipalities
 from areascreen.ruleset import Criterion, Ruleset, load_ruleset
 
@@ -339,10 +339,7 @@ def read_for_year(input_path: Path, year: int) -> pd.DataFrame:
             f"{input_path.name}: values that are not whole numbers ({shown}); "
             "run `areascreen validate` on the file"
         )
-    years = sorted(set(loaded.frame["year"].dropna().astype(int)))
-    if years and years != [year]:
-        found = ", ".join(str(y) for y in years)
-        raise InputError(f"{input_path.name}: the file holds year {found}, but {year} is screened")
+    check_year(loaded, year)
     return loaded.frame
 
 
@@ -351,8 +348,7 @@ def screen_sensitivity(
 ) -> SensitivityResult:
     """Load a file of the input contract, flag its areas and run the sensitivity analysis."""
     ruleset = load_ruleset(ruleset_path)
-    if ruleset.year != year:
-        raise RulesetError(f"{ruleset_path}: the ruleset is for {ruleset.year}, not {year}")
+    ruleset.require_year(year)
     con = connect()
     try:
         load_areas(con, read_for_year(Path(input_path), year))

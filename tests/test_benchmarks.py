@@ -1,0 +1,74 @@
+"""The benchmark keeps working: it runs at 10,000 areas, the implementations agree, tables come out.
+
+No timing is asserted: the figures depend on the machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.__main__ import main, parse_sizes
+from benchmarks.agreement import Disagreement, check_agreement
+from benchmarks.contenders import ScreeningSummary
+from benchmarks.datasets import validation_layout
+from benchmarks.report import BEGIN, END, assemble
+
+SUMMARY = ScreeningSummary(
+    selected_codes=["0180C1010", "0180C1011"],
+    eligible=[("0180", 2, 3100)],
+    statuses={"selected": 2, "too_few_criteria_crossed": 8},
+)
+
+
+@pytest.mark.slow
+def test_benchmark_runs_at_ten_thousand_areas(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "benchmarks.md"
+    status = main(
+        [
+            "--sizes",
+            "10000",
+            "--skip-cli",
+            "--out",
+            str(out),
+            "--workdir",
+            str(tmp_path / "work"),
+        ]
+    )
+    printed = capsys.readouterr()
+    assert status == 0, printed.err
+    assert "results agree: pipeline, duckdb, pandas" in printed.err
+    text = out.read_text(encoding="utf-8")
+    assert text.count(BEGIN) == 1 and text.count(END) == 1
+    assert "| 10,000 |" in text
+    assert "agree (pipeline, duckdb, pandas)" in text
+    assert "| validation ≥ 1,000,000 rows/s |" in text
+    assert "| --- |" in printed.out
+
+
+def test_a_disagreement_fails_loudly() -> None:
+    other = ScreeningSummary(
+        selected_codes=["0180C1010"],
+        eligible=[("0180", 1, 1500)],
+        statuses={"selected": 1, "too_few_criteria_crossed": 9},
+    )
+    check_agreement({"pipeline": SUMMARY, "duckdb": SUMMARY}, "test")
+    with pytest.raises(Disagreement, match="0180C1011"):
+        check_agreement({"pipeline": SUMMARY, "pandas": other}, "test")
+
+
+def test_rewriting_keeps_the_hand_written_parts() -> None:
+    first = assemble(None, "figures 1")
+    edited = first.replace("# Benchmarks", "# Benchmarks\n\nAn introduction.") + "\nAnalysis.\n"
+    second = assemble(edited, "figures 2")
+    assert "An introduction." in second and "Analysis." in second
+    assert "figures 2" in second and "figures 1" not in second
+
+
+def test_sizes_and_validation_layout() -> None:
+    assert parse_sizes("10k,1M,10_000") == [10_000, 1_000_000]
+    assert validation_layout(10_000).years == 1
+    layout = validation_layout(10_000_000)
+    assert layout.years * layout.areas >= 10_000_000
+    assert layout.years <= 101 and layout.areas <= 99_500
