@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+from prefect.deployments import run_deployment
+from prefect.settings import PREFECT_API_URL
 from prefect.testing.utilities import prefect_test_harness
 
 from areascreen.deployment import DEPLOYMENT_NAME, SCHEDULE_CRON, build_deployment
 from areascreen.flow import screening
+from tests.conftest import REPOSITORY_ROOT
 from tests.fixture_areas import fixture_frame, fixture_ruleset
 from tests.helpers import snapshot_tree
 
@@ -68,3 +75,33 @@ def test_the_deployment_loads_with_its_yearly_schedule():
     assert deployment.parameters["reports_dir"] == "/srv/areascreen/reports"
     assert deployment.parameters["input_path"].endswith("area_statistics_{year}.parquet")
     assert deployment.concurrency_limit == 1
+
+
+def test_a_run_of_the_served_deployment_completes_through_the_server(tmp_path: Path):
+    fixture_frame().to_parquet(tmp_path / "areas_2018.parquet", index=False)
+    reports = tmp_path / "reports"
+    environment = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    command = [sys.executable, "-m", "areascreen.cli", "-q", "serve", "--out", str(reports),
+               "--input", str(tmp_path / "areas_{year}.parquet")]  # fmt: skip
+    server = subprocess.Popen(command, cwd=REPOSITORY_ROOT, env=environment)
+    try:
+        flow_run = None
+        deadline = time.monotonic() + 120
+        while flow_run is None:
+            try:
+                flow_run = run_deployment(
+                    f"screening/{DEPLOYMENT_NAME}",
+                    parameters={"year": 2018, "ruleset_path": str(fixture_ruleset(tmp_path))},
+                    timeout=180,
+                    poll_interval=1,
+                )
+            except Exception:  # the deployment is not registered until `serve` has started
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(1)
+        assert flow_run.state is not None and flow_run.state.is_completed(), flow_run.state
+        published = json.loads((reports / "2018" / "eligible_municipalities.json").read_text())
+        assert [row["municipality_code"] for row in published] == ["0127", "0180", "1280"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
