@@ -10,22 +10,16 @@ import pytest
 
 from areascreen.errors import RulesetError, ValidationFailed
 from areascreen.paths import ruleset_path
-from areascreen.pipeline import RunOptions, run_screening
+from areascreen.pipeline import PUBLISHED_TABLES, RunOptions, run_screening
 from tests.fixture_areas import SELECTED_ALL_FOUR, fixture_frame, fixture_ruleset
 from tests.helpers import snapshot_tree
 
 DATA_FILES = [
-    f"{name}.{suffix}"
-    for name in (
-        "eligible_municipalities",
-        "municipality_results",
-        "area_results",
-        "area_criteria",
-        "national_averages",
-        "allocation",
-    )
-    for suffix in ("parquet", "csv")
-] + ["eligible_municipalities.json", "summary.md"]
+    *(f"{name}.{suffix}" for name in PUBLISHED_TABLES for suffix in ("parquet", "csv")),
+    "eligible_municipalities.json",
+    "summary.md",
+    "report.html",
+]
 
 
 def write_input(folder: Path, frame: pd.DataFrame, name: str = "areas_2018.parquet") -> Path:

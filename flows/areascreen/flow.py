@@ -20,20 +20,10 @@ from areascreen.pipeline import (
     read_input,
     run_screening,
 )
+from areascreen.retries import retry_on
 
 # Only stages that do file I/O are retried: a failed gate or a wrong number never is.
 RETRIED_STAGES = {read_input, publish_stage}
-
-
-def _retry_on_io_error(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry only when the stage failed reading or writing a file."""
-    try:
-        state.result()
-    except OSError:
-        return True
-    except BaseException:
-        return False
-    return False
 
 
 def run_as_task(stage: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -45,7 +35,7 @@ def run_as_task(stage: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         cache_policy=NO_CACHE,
         retries=2 if retried else 0,
         retry_delay_seconds=exponential_backoff(backoff_factor=2) if retried else 0,
-        retry_condition_fn=_retry_on_io_error if retried else None,
+        retry_condition_fn=retry_on(OSError) if retried else None,
     )
     return prefect_task(*args, **kwargs)
 

@@ -35,12 +35,13 @@ def test_source_task_retries_only_transient_api_failures() -> None:
 
     from areascreen.sources.config import ConfigError
     from areascreen.sources.pxweb import PxWebTransientError
-    from areascreen.sources.tasks import _transient, fetch_source_task, fetch_statistics
+    from areascreen.sources.tasks import fetch_source_task, fetch_statistics
 
     assert fetch_source_task.retries == 2
     assert fetch_source_task.retry_delay_seconds == [30, 60]
     assert fetch_source_task.cache_policy is NO_CACHE
-    assert _transient(None, None, _state(PxWebTransientError("503")))
-    assert not _transient(None, None, _state(ConfigError("bad key")))
-    assert not _transient(None, None, _state(None))
+    transient = fetch_source_task.retry_condition_fn
+    assert transient(None, None, _state(PxWebTransientError("503")))
+    assert not transient(None, None, _state(ConfigError("bad key")))
+    assert not transient(None, None, _state(None))
     assert fetch_statistics.name == "fetch-statistics"

@@ -9,6 +9,8 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
+from areascreen.retries import retry_on
+
 from .config import Source
 from .fetch import FetchedSource, check_pinned_files, fetch_source, finish, prepare
 from .pxweb import PxWebClient, PxWebTransientError
@@ -17,23 +19,12 @@ TASK_RETRIES = 2
 TASK_BACKOFF_SECONDS = 30
 
 
-def _transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry a task only when the API stayed unavailable; wrong config or data will not mend."""
-    try:
-        state.result()
-    except PxWebTransientError:
-        return True
-    except Exception:
-        return False
-    return False
-
-
 @task(
     name="fetch-source",
     task_run_name="fetch-{source.name}",
     retries=TASK_RETRIES,
     retry_delay_seconds=exponential_backoff(backoff_factor=TASK_BACKOFF_SECONDS),
-    retry_condition_fn=_transient,
+    retry_condition_fn=retry_on(PxWebTransientError),
     cache_policy=NO_CACHE,
 )
 def fetch_source_task(source: Source, client: PxWebClient, year: int) -> FetchedSource:
