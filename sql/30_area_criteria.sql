@@ -1,43 +1,34 @@
--- area_criteria: one row per area and criterion: rate, threshold, national average, deviation and
--- whether the area crosses the threshold.
--- A threshold is crossed only strictly beyond it: a rate exactly at the threshold does not cross.
--- The comparison is exact, on counts: numerator * 100 against threshold * denominator, so no
--- rounding of the rate can move an area across. Unknown counts give crossed = NULL.
-CREATE OR REPLACE TABLE area_criteria AS
-WITH thresholds AS (
-    SELECT
-        indicator,
-        direction,
-        threshold,
-        CAST(threshold AS DECIMAL(9, 4)) AS exact_threshold,
-        national_average
-    FROM national_averages
+-- area_criteria: a view with one row per area and criterion of the ruleset: the counts, rate,
+-- threshold, national average, deviation, margin beyond the threshold (positive = crossed) and
+-- whether it is crossed. It explains area_results row by row and feeds the report and the
+-- sensitivity analysis; it is computed when read, never stored.
+CREATE OR REPLACE VIEW area_criteria AS
+WITH long_counts AS (
+    FROM areas
+    UNPIVOT INCLUDE NULLS (
+        (numerator, denominator) FOR indicator IN (
+            (employed, population_20_64) AS employment_rate,
+            (long_term_unemployed, population_16_64) AS long_term_unemployment_rate,
+            (low_educated, population_25_64) AS low_education_rate,
+            (voters, eligible_voters) AS voter_turnout
+        )
+    )
 )
 SELECT
-    counts.area_code,
-    counts.municipality_code,
-    counts.position,
-    counts.indicator,
-    thresholds.direction,
-    counts.numerator,
-    counts.denominator,
-    CASE WHEN counts.is_known THEN 100.0 * counts.numerator / counts.denominator END AS rate,
-    thresholds.threshold,
-    thresholds.national_average,
-    CASE WHEN counts.is_known
-        THEN 100.0 * counts.numerator / counts.denominator - thresholds.national_average
-    END AS deviation_pp,
-    CASE WHEN counts.is_known THEN
-        CASE thresholds.direction
-            WHEN 'below' THEN thresholds.threshold - 100.0 * counts.numerator / counts.denominator
-            ELSE 100.0 * counts.numerator / counts.denominator - thresholds.threshold
-        END
-    END AS margin_pp,
-    CASE
-        WHEN NOT counts.is_known THEN NULL
-        WHEN thresholds.direction = 'below'
-            THEN counts.numerator * 100 < thresholds.exact_threshold * counts.denominator
-        ELSE counts.numerator * 100 > thresholds.exact_threshold * counts.denominator
-    END AS crossed
-FROM indicator_counts AS counts
-INNER JOIN thresholds ON thresholds.indicator = counts.indicator;
+    long_counts.area_code,
+    long_counts.municipality_code,
+    averages.position,
+    long_counts.indicator,
+    averages.direction,
+    long_counts.numerator,
+    long_counts.denominator,
+    rate_pct(long_counts.numerator, long_counts.denominator) AS rate,
+    averages.threshold,
+    averages.national_average,
+    rate - averages.national_average AS deviation_pp,
+    margin_pp(rate, averages.direction, averages.threshold) AS margin_pp,
+    crosses(long_counts.numerator, long_counts.denominator, averages.direction, averages.threshold)
+        AS crossed
+FROM long_counts
+INNER JOIN national_averages AS averages ON averages.indicator = long_counts.indicator
+ORDER BY long_counts.area_code, averages.position;

@@ -71,4 +71,4 @@ def test_sizes_and_validation_layout() -> None:
     assert validation_layout(10_000).years == 1
     layout = validation_layout(10_000_000)
     assert layout.years * layout.areas >= 10_000_000
-    assert layout.years <= 101 and layout.areas <= 99_500
+    assert layout.years <= 101 and layout.areas <= 99_010

@@ -154,7 +154,12 @@ def test_a_ruleset_with_fewer_criteria_screens_on_those_only(ruleset):
         "long_term_unemployment_rate",
     ]
     areas = results["area_results"].set_index("area_code")
-    assert "voter_turnout_pct" not in areas.columns
+    # A criterion the ruleset does not use keeps its rate, but is neither judged nor counted.
+    assert areas["voter_turnout_crossed"].isna().all()
+    assert areas["voter_turnout_deviation_pp"].isna().all()
+    assert areas.loc["0180C1010", "voter_turnout_pct"] == pytest.approx(60.0)
+    assert areas.loc["0180C1030", "criteria_evaluated"] == 2
+    assert areas.loc["1880C1010", "criteria_suppressed"] == 1
     # 1880C1020 crosses employment but not long-term unemployment.
     assert areas.loc["1880C1020", "selection_status"] == "too_few_criteria_crossed"
     assert areas.loc["0180C1020", "selection_status"] == "too_few_criteria_crossed"

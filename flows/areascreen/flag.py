@@ -9,12 +9,6 @@ import pyarrow as pa
 from areascreen.db import run_step
 from areascreen.ruleset import Ruleset
 
-STEPS = (
-    "10_indicator_counts",
-    "20_national_averages",
-    "30_area_criteria",
-)
-
 
 def criteria_table(ruleset: Ruleset) -> pa.Table:
     """The ruleset's criteria as a table, in the ruleset's order."""
@@ -41,12 +35,12 @@ def load_areas(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame | pa.Table) -
 def flag_areas(con: duckdb.DuckDBPyConnection, ruleset: Ruleset) -> None:
     """Compute national averages, per-criterion results and the selection of every area."""
     con.register("criteria", criteria_table(ruleset))
-    for step in STEPS:
-        run_step(con, step)
+    run_step(con, "05_macros")
+    run_step(con, "10_national_averages")
     run_step(
         con,
-        "40_area_selection",
+        "20_area_results",
         minimum_population=ruleset.minimum_population,
         criteria_required=ruleset.criteria_required,
     )
-    run_step(con, "50_area_results")
+    run_step(con, "30_area_criteria")

@@ -45,14 +45,15 @@ from areascreen.summary import render_summary
 
 T = TypeVar("T")
 StageRunner = Callable[..., Any]
-PUBLISHED_TABLES = (
+# What the screening stage (flag + roll up) hands on; area_criteria, one row per area and
+# criterion, is read from its view only when the report and the publication need it.
+SCREENING_TABLES = (
     "eligible_municipalities",
     "municipality_results",
     "area_results",
-    "area_criteria",
     "national_averages",
-    "allocation",
 )
+PUBLISHED_TABLES = (*SCREENING_TABLES, "area_criteria", "allocation")
 # Thresholds moved by ±1 and ±2 percentage points in the report's sensitivity section.
 SENSITIVITY_DELTAS = (1.0, 2.0)
 SYNTHETIC_NOTE = (
@@ -150,7 +151,7 @@ def flag_stage(con: duckdb.DuckDBPyConnection, loaded: LoadedInput, ruleset: Rul
 def roll_up_stage(con: duckdb.DuckDBPyConnection, ruleset: Ruleset) -> dict[str, pa.Table]:
     """Roll-up stage: municipalities and the eligible list; return every result table."""
     roll_up(con, ruleset)
-    tables = {name: fetch_table(con, name) for name in PUBLISHED_TABLES if name != "allocation"}
+    tables = {name: fetch_table(con, name) for name in SCREENING_TABLES}
     logger().info(
         "Selected areas: %s; eligible municipalities: %s",
         pc.sum(tables["area_results"]["selected"]).as_py(),
@@ -290,20 +291,22 @@ def report_stage(
     input_name: str,
     notes: list[str],
 ) -> tuple[str, dict[str, pa.Table]]:
-    """Report stage: threshold sensitivity in one DuckDB pass, and the HTML report."""
+    """Report stage: per-criterion detail, threshold sensitivity in one DuckDB pass, the report."""
     from areascreen.report import render_report
 
+    area_criteria = fetch_table(con, "area_criteria")
     sensitivity = run_sensitivity(con, ruleset, SENSITIVITY_DELTAS)
     html = render_report(
         year=ruleset.year,
         ruleset=ruleset,
-        tables=tables,
+        tables={**tables, "area_criteria": area_criteria},
         sensitivity=sensitivity,
         input_name=input_name,
         notes=notes,
     )
     logger().info("Report written with %s sensitivity variants", sensitivity.variants.num_rows)
     return html, {
+        "area_criteria": area_criteria,
         "sensitivity_variants": sensitivity.variants,
         "sensitivity_stability": sensitivity.municipality_stability,
     }

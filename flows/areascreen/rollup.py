@@ -24,8 +24,8 @@ def roll_up(con: duckdb.DuckDBPyConnection, ruleset: Ruleset) -> None:
     register_municipalities(con)
     run_step(
         con,
-        "60_municipality_results",
+        "40_municipality_results",
         minimum_selected_areas=ruleset.minimum_selected_areas,
         minimum_population_in_selected_areas=ruleset.minimum_population_in_selected_areas,
     )
-    run_step(con, "70_eligible_municipalities")
+    run_step(con, "50_eligible_municipalities")

@@ -1,7 +1,8 @@
 -- municipality_results: one row per municipality with areas in the input: its selected areas,
--- the population in them, and whether the municipality is eligible.
+-- the population in them, how many of them cross each criterion, and whether the municipality
+-- is eligible.
 -- Parameters: $minimum_selected_areas and $minimum_population_in_selected_areas.
--- Reads area_selection, area_criteria and municipalities (the reference list).
+-- Reads area_results and municipalities (the reference list).
 CREATE OR REPLACE TABLE municipality_results AS
 WITH totals AS (
     SELECT
@@ -10,27 +11,12 @@ WITH totals AS (
         CAST(sum(population) AS BIGINT) AS population,
         count(*) FILTER (WHERE selected) AS selected_areas,
         CAST(coalesce(sum(population) FILTER (WHERE selected), 0) AS BIGINT)
-            AS population_in_selected_areas
-    FROM area_selection
-    GROUP BY municipality_code
-),
-crossings AS (
-    SELECT
-        area_criteria.municipality_code,
-        area_criteria.position,
-        area_criteria.indicator,
-        count(*) AS selected_areas_crossing
-    FROM area_criteria
-    INNER JOIN area_selection ON area_selection.area_code = area_criteria.area_code
-    WHERE area_selection.selected AND area_criteria.crossed
-    GROUP BY ALL
-),
-drivers AS (
-    SELECT
-        municipality_code,
-        string_agg(indicator || ': ' || selected_areas_crossing, ', ' ORDER BY position)
-            AS criteria_in_selected_areas
-    FROM crossings
+            AS population_in_selected_areas,
+        count(*) FILTER (WHERE selected AND employment_rate_crossed) AS employment,
+        count(*) FILTER (WHERE selected AND long_term_unemployment_rate_crossed) AS unemployment,
+        count(*) FILTER (WHERE selected AND low_education_rate_crossed) AS education,
+        count(*) FILTER (WHERE selected AND voter_turnout_crossed) AS turnout
+    FROM area_results
     GROUP BY municipality_code
 )
 SELECT
@@ -44,11 +30,17 @@ SELECT
     totals.population_in_selected_areas,
     100.0 * totals.population_in_selected_areas / nullif(totals.population, 0)
         AS share_of_population_in_selected_areas,
-    coalesce(drivers.criteria_in_selected_areas, '') AS criteria_in_selected_areas,
+    concat_ws(
+        ', ',
+        CASE WHEN totals.employment > 0 THEN 'employment_rate: ' || totals.employment END,
+        CASE WHEN totals.unemployment > 0
+            THEN 'long_term_unemployment_rate: ' || totals.unemployment END,
+        CASE WHEN totals.education > 0 THEN 'low_education_rate: ' || totals.education END,
+        CASE WHEN totals.turnout > 0 THEN 'voter_turnout: ' || totals.turnout END
+    ) AS criteria_in_selected_areas,
     totals.selected_areas >= $minimum_selected_areas
         AND totals.population_in_selected_areas >= $minimum_population_in_selected_areas
         AS eligible
 FROM totals
 LEFT JOIN municipalities ON municipalities.municipality_code = totals.municipality_code
-LEFT JOIN drivers ON drivers.municipality_code = totals.municipality_code
 ORDER BY totals.municipality_code;

@@ -1,0 +1,249 @@
+"""What each benchmark process runs and times: the three screenings and the input validation.
+
+Every function here runs inside a fresh worker process (`benchmarks.worker`) and returns its
+timings in seconds, in the order the work happens, plus what is needed to compare results.
+Imports of the heavy libraries happen before any clock starts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from areascreen.ruleset import Ruleset, load_ruleset
+
+SCREENING_YEAR = 2018
+Timings = dict[str, float]
+
+
+@dataclass(frozen=True)
+class ScreeningSummary:
+    """What the implementations must agree on."""
+
+    selected_codes: list[str]
+    eligible: list[tuple[str, int, int]]
+    statuses: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ScreeningSummary:
+        """The summary from its JSON dict."""
+        return cls(
+            selected_codes=list(data["selected_codes"]),
+            eligible=[(str(c), int(a), int(p)) for c, a, p in data["eligible"]],
+            statuses={str(k): int(v) for k, v in data["statuses"].items()},
+        )
+
+
+@dataclass
+class ScreeningRun:
+    """Timings of one screening and its summary."""
+
+    timings: Timings
+    summary: ScreeningSummary
+    steps: dict[str, Timings] = field(default_factory=dict)
+
+
+class Stopwatch:
+    """Named laps in seconds, measured with `time.perf_counter`."""
+
+    def __init__(self) -> None:
+        self.laps: Timings = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        """Record the time since the previous lap under `name`."""
+        now = time.perf_counter()
+        self.laps[name] = self.laps.get(name, 0.0) + now - self._last
+        self._last = now
+
+
+def ruleset_for(path: Path | None = None) -> Ruleset:
+    """The ruleset screened with (data/rulesets/2018.toml unless given)."""
+    from areascreen.paths import ruleset_path
+
+    return load_ruleset(path or ruleset_path(SCREENING_YEAR))
+
+
+def summary_from_arrow(tables: dict[str, pa.Table]) -> ScreeningSummary:
+    """The summary of area and municipality results held as Arrow tables."""
+    areas = tables["area_results"]
+    selected = areas.filter(pc.fill_null(areas["selected"], False))["area_code"].to_pylist()
+    eligible = tables["eligible_municipalities"]
+    rows = zip(
+        eligible["municipality_code"].to_pylist(),
+        eligible["selected_areas"].to_pylist(),
+        eligible["population_in_selected_areas"].to_pylist(),
+        strict=True,
+    )
+    counts = pc.value_counts(areas["selection_status"]).to_pylist()
+    return ScreeningSummary(
+        selected_codes=sorted(selected),
+        eligible=sorted((str(c), int(a), int(p)) for c, a, p in rows),
+        statuses={str(item["values"]): int(item["counts"]) for item in counts},
+    )
+
+
+def summary_from_pandas(tables: dict[str, pd.DataFrame]) -> ScreeningSummary:
+    """The summary of area and municipality results held as pandas frames."""
+    areas = tables["area_results"]
+    eligible = tables["eligible_municipalities"]
+    rows = zip(
+        eligible["municipality_code"],
+        eligible["selected_areas"],
+        eligible["population_in_selected_areas"],
+        strict=True,
+    )
+    return ScreeningSummary(
+        selected_codes=sorted(areas.loc[areas["selected"], "area_code"].astype(str)),
+        eligible=sorted((str(c), int(a), int(p)) for c, a, p in rows),
+        statuses={str(k): int(v) for k, v in areas["selection_status"].value_counts().items()},
+    )
+
+
+def resident_mb() -> float:
+    """This process's current resident set in MB, from /proc (0 where there is none)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024 / 1e6
+    except OSError:
+        pass
+    return 0.0
+
+
+@dataclass
+class StepLog:
+    """Seconds and resident set after each SQL step, also written to `progress` as they come.
+
+    The file lets the parent report how far a run got when it is stopped at a limit.
+    """
+
+    progress: Path | None = None
+    seconds: Timings = field(default_factory=dict)
+    rss_mb: Timings = field(default_factory=dict)
+
+    def record(self, step: str, seconds: float) -> None:
+        """Add one step's time and the resident set after it."""
+        self.seconds[step] = self.seconds.get(step, 0.0) + seconds
+        self.rss_mb[step] = resident_mb()
+        if self.progress is not None:
+            self.progress.write_text(json.dumps(self.to_json()), encoding="utf-8")
+
+    def to_json(self) -> dict[str, Timings]:
+        """The steps so far as a JSON-ready dict."""
+        return {"steps": self.seconds, "step_rss_mb": self.rss_mb}
+
+
+@contextmanager
+def timed_sql_steps(log: StepLog) -> Iterator[None]:
+    """Record every SQL step the flag and roll-up stages run, by step name."""
+    from areascreen import flag, rollup
+
+    original: Callable[..., None] = flag.run_step
+
+    def run_step(con: Any, step: str, **parameters: Any) -> None:
+        started = time.perf_counter()
+        original(con, step, **parameters)
+        log.record(step, time.perf_counter() - started)
+
+    flag.run_step = rollup.run_step = run_step
+    try:
+        yield
+    finally:
+        flag.run_step = rollup.run_step = original
+
+
+def run_pipeline(path: Path, ruleset: Ruleset, progress: Path | None = None) -> ScreeningRun:
+    """The pipeline's stages as the flow runs them: read the file, flag, roll up."""
+    from areascreen import pipeline
+    from areascreen.db import connect
+
+    log = StepLog(progress)
+    watch = Stopwatch()
+    with timed_sql_steps(log):
+        loaded = pipeline.read_input(path)
+        watch.lap("read")
+        log.record("read", watch.laps["read"])
+        con = connect()
+        pipeline.flag_stage(con, loaded, ruleset)
+        watch.lap("flag")
+        tables = pipeline.roll_up_stage(con, ruleset)
+        watch.lap("roll_up")
+    rolled_up = sum(t for step, t in log.seconds.items() if step.startswith(("40_", "50_")))
+    log.record("fetch_tables", watch.laps["roll_up"] - rolled_up)
+    return ScreeningRun(watch.laps, summary_from_arrow(tables), log.to_json())
+
+
+def run_duckdb(path: Path, ruleset: Ruleset, progress: Path | None = None) -> ScreeningRun:
+    """The hand-written DuckDB queries on the file."""
+    from benchmarks.baselines import duckdb_screening
+
+    watch = Stopwatch()
+    tables = duckdb_screening(path, ruleset)
+    watch.lap("query")
+    return ScreeningRun(watch.laps, summary_from_arrow(tables))
+
+
+def run_pandas(path: Path, ruleset: Ruleset, progress: Path | None = None) -> ScreeningRun:
+    """The pandas implementation of the rules on the file."""
+    from benchmarks.baselines import pandas_screening
+
+    watch = Stopwatch()
+    tables = pandas_screening(path, ruleset)
+    watch.lap("screen")
+    return ScreeningRun(watch.laps, summary_from_pandas(tables))
+
+
+SCREENINGS: dict[str, Callable[[Path, Ruleset, Path | None], ScreeningRun]] = {
+    "pipeline": run_pipeline,
+    "duckdb": run_duckdb,
+    "pandas": run_pandas,
+}
+
+
+@dataclass
+class ValidationRun:
+    """Timings of reading and validating one file, and whether it passed the gate."""
+
+    timings: Timings
+    rows: int
+    passed: bool
+    failures: list[str]
+
+
+def run_validation(path: Path, ruleset: Ruleset, multiple_years: bool) -> ValidationRun:
+    """Read the file into a LoadedInput, then run the real input gate on it."""
+    import great_expectations  # noqa: F401  (its import time belongs to the end-to-end figures)
+
+    from areascreen.errors import ValidationFailed
+    from areascreen.load import read_area_statistics
+    from areascreen.validate import validate_input
+
+    watch = Stopwatch()
+    loaded = read_area_statistics(path)
+    watch.lap("read")
+    failures: list[str] = []
+    try:
+        validate_input(
+            loaded,
+            max_suppressed_share=ruleset.max_suppressed_share,
+            allow_multiple_years=multiple_years,
+        )
+    except ValidationFailed as failed:
+        failures = list(failed.failures)
+    watch.lap("validate")
+    return ValidationRun(watch.laps, len(loaded.frame), not failures, failures)
