@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -388,11 +388,13 @@ def fetch_year(
     out_path: Path | None = None,
     config_path: Path | None = None,
     pin: Path | Mapping[str, Any] | None = None,
+    fetch_one: Callable[..., FetchedSource] = fetch_source,
 ) -> FetchResult:
     """Fetch (or, offline, replay from the cache) a year's sources and write the input table.
 
     `pin` is the manifest of an earlier run: the run then replays exactly the responses it lists,
-    offline, and checks that file sources are unchanged.
+    offline, and checks that file sources are unchanged. `fetch_one(source, client=, year=)`
+    fetches one source; the Prefect flow passes a task.
     """
     config, client, manifest = prepare(
         year,
@@ -403,6 +405,6 @@ def fetch_year(
         pin=pin,
     )
     with client:
-        fetched = [fetch_source(s, client=client, year=year) for s in config.sources.values()]
+        fetched = [fetch_one(s, client=client, year=year) for s in config.sources.values()]
     check_pinned_files(fetched, manifest)
     return finish(config, client, fetched, out_path=out_path)

@@ -12,7 +12,7 @@ from prefect.tasks import exponential_backoff
 from areascreen.retries import retry_on
 
 from .config import Source
-from .fetch import FetchedSource, check_pinned_files, fetch_source, finish, prepare
+from .fetch import FetchedSource, fetch_source, fetch_year
 from .pxweb import PxWebClient, PxWebTransientError
 
 TASK_RETRIES = 2
@@ -43,15 +43,14 @@ def fetch_statistics(
     pin: Path | None = None,
 ) -> dict[str, Any]:
     """Fetch each source in a task, assemble and write the input table; return the manifest."""
-    config, client, manifest = prepare(
+    result = fetch_year(
         year,
         offline=offline,
         cache_dir=cache_dir,
         base_url=base_url,
+        out_path=out_path,
         config_path=config_path,
         pin=pin,
+        fetch_one=fetch_source_task,
     )
-    with client:
-        fetched = [fetch_source_task(source, client, year) for source in config.sources.values()]
-    check_pinned_files(fetched, manifest)
-    return finish(config, client, fetched, out_path=out_path).manifest
+    return result.manifest
