@@ -1,5 +1,5 @@
-"""The screening as one straight line: load → validate → flag → roll up → allocate → validate
-output → publish.
+"""The screening as one straight line: load → validate input → flag → roll up → allocate →
+compare with the previous publication → validate output → report → publish.
 
 `run_screening` is plain Python. The Prefect flow in `areascreen.flow` runs the very same line
 with each stage as a Prefect task, by passing a different `stage` runner.
@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from areascreen import __version__, paths
-from areascreen.allocate import allocate_year, grants_table, recipients_from
+from areascreen.allocate import allocate_years, grants_table, recipients_from
 from areascreen.changes import compare_with, find_previous_publication, render_changes
 from areascreen.db import connect, fetch_table
 from areascreen.errors import ValidationFailed
@@ -162,8 +162,8 @@ def roll_up_stage(con: duckdb.DuckDBPyConnection, ruleset: Ruleset) -> dict[str,
 
 def allocate_stage(eligible: pa.Table, ruleset: Ruleset, year: int) -> pa.Table:
     """Allocate stage: the year's budget shared among the eligible municipalities."""
-    grants = allocate_year(
-        recipients_from(eligible), ruleset.budget_per_year.get(year, 0.0), year, ruleset.allocation
+    grants = allocate_years(
+        recipients_from(eligible), ruleset.budget_per_year, [year], ruleset.allocation
     )
     return grants_table(grants)
 
