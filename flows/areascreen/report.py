@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from areascreen.contract import INDICATORS
+from areascreen.formatting import integer, number
 from areascreen.ruleset import Criterion, Ruleset
 from areascreen.summary import STATUS_LABELS
 
@@ -125,22 +126,9 @@ def esc(value: object) -> str:
     return "–" if value is None else html.escape(str(value), quote=True)
 
 
-def number(value: float | None, decimals: int = 1) -> str:
-    """A number with a space between thousands."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    shown = f"{value:,.{decimals}f}".replace(",", " ")
-    return shown[1:] if re.fullmatch(r"-0\.?0*", shown) else shown
-
-
 def short_name(indicator: str) -> str:
     """A criterion's name for a narrow column heading."""
     return SHORT_NAMES.get(indicator, indicator)
-
-
-def integer(value: int | None) -> str:
-    """A whole number with a space between thousands."""
-    return "–" if value is None else f"{value:,}".replace(",", " ")
 
 
 def text_cell(value: object) -> Cell:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from areascreen.formatting import integer, number
 from areascreen.ruleset import Ruleset
 
 STATUS_LABELS = {
@@ -27,20 +28,12 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> s
     return "\n".join(lines)
 
 
-def _number(value: float | None, decimals: int = 1) -> str:
-    return "–" if value is None else f"{value:,.{decimals}f}".replace(",", " ")
-
-
-def _integer(value: int | None) -> str:
-    return "–" if value is None else f"{value:,}".replace(",", " ")
-
-
 def ruleset_section(ruleset: Ruleset) -> str:
     """The criteria and rules the screening applied."""
     criteria = markdown_table(
         ["criterion", "an area crosses when its rate is", "threshold %", "published national %"],
         (
-            [c.indicator, c.direction, _number(c.threshold), _number(c.published_national_average)]
+            [c.indicator, c.direction, number(c.threshold), number(c.published_national_average)]
             for c in ruleset.criteria
         ),
     )
@@ -53,9 +46,9 @@ def ruleset_section(ruleset: Ruleset) -> str:
             criteria,
             "",
             f"- An area is selected when it has {ruleset.rule_text} "
-            f"and at least {_integer(ruleset.minimum_population)} residents.",
+            f"and at least {integer(ruleset.minimum_population)} residents.",
             f"- A municipality is eligible with at least {ruleset.minimum_selected_areas} selected "
-            f"area(s) and at least {_integer(ruleset.minimum_population_in_selected_areas)} "
+            f"area(s) and at least {integer(ruleset.minimum_population_in_selected_areas)} "
             "residents in them.",
             "- A rate exactly at its threshold does not cross it; rates are compared exactly, "
             "on counts.",
@@ -68,11 +61,11 @@ def averages_section(national_averages: pa.Table) -> str:
     rows = (
         [
             row["indicator"],
-            _number(row["national_average"], 2),
-            _number(row["published_national_average"], 1),
-            _number(row["difference_from_published_pp"], 2),
-            _integer(row["areas_known"]),
-            _integer(row["areas_suppressed"]),
+            number(row["national_average"], 2),
+            number(row["published_national_average"], 1),
+            number(row["difference_from_published_pp"], 2),
+            integer(row["areas_known"]),
+            integer(row["areas_suppressed"]),
         ]
         for row in national_averages.to_pylist()
     )
@@ -97,14 +90,14 @@ def counts_section(area_results: pa.Table, municipality_results: pa.Table) -> st
     lines = [
         "## Counts",
         "",
-        f"- Areas screened: {_integer(area_results.num_rows)}",
+        f"- Areas screened: {integer(area_results.num_rows)}",
         *(
-            f"- {label}: {_integer(by_status.get(status, 0))}"
+            f"- {label}: {integer(by_status.get(status, 0))}"
             for status, label in STATUS_LABELS.items()
         ),
-        f"- Population in selected areas: {_integer(pc.sum(selected['population']).as_py() or 0)}",
-        f"- Municipalities with areas: {_integer(municipality_results.num_rows)}",
-        f"- Eligible municipalities: {_integer(pc.sum(municipality_results['eligible']).as_py())}",
+        f"- Population in selected areas: {integer(pc.sum(selected['population']).as_py() or 0)}",
+        f"- Municipalities with areas: {integer(municipality_results.num_rows)}",
+        f"- Eligible municipalities: {integer(pc.sum(municipality_results['eligible']).as_py())}",
     ]
     return "\n".join(lines)
 
@@ -123,9 +116,9 @@ def list_section(eligible: pa.Table, allocation: pa.Table, year: int, unit: str)
             row["municipality_code"],
             row["municipality_name"],
             row["selected_areas"],
-            _integer(row["population_in_selected_areas"]),
-            _number(row["share_of_population_in_selected_areas"]),
-            _number(amounts.get(row["municipality_code"])),
+            integer(row["population_in_selected_areas"]),
+            number(row["share_of_population_in_selected_areas"]),
+            number(amounts.get(row["municipality_code"])),
         ]
         for row in eligible.to_pylist()
     )
