@@ -3,9 +3,9 @@
 -- population in them, whether it is eligible, and how that compares with the baseline (variant 0).
 -- Reads area_criteria, areas, municipalities and sensitivity_thresholds (one row per variant and
 -- criterion: the variant's threshold as DECIMAL(9, 4)).
--- The rules are those of 30_area_criteria, 40_area_selection and 60_municipality_results:
--- a threshold is crossed only strictly beyond it, compared exactly on counts; a suppressed
--- criterion counts as not crossed. Parameters: $minimum_population, $criteria_required,
+-- The rules are those of 20_area_results and 40_municipality_results, with the same crossing
+-- macro (05_macros): a threshold is crossed only strictly beyond it, compared exactly on counts;
+-- a suppressed criterion counts as not crossed. Parameters: $minimum_population, $criteria_required,
 -- $minimum_selected_areas and $minimum_population_in_selected_areas.
 CREATE OR REPLACE TABLE sensitivity_municipalities AS
 WITH variant_criteria AS (
@@ -13,11 +13,13 @@ WITH variant_criteria AS (
         variants.variant_id,
         area_criteria.area_code,
         area_criteria.municipality_code,
-        area_criteria.crossed IS NOT NULL AND CASE area_criteria.direction
-            WHEN 'below'
-                THEN area_criteria.numerator * 100 < variants.threshold * area_criteria.denominator
-            ELSE area_criteria.numerator * 100 > variants.threshold * area_criteria.denominator
-        END AS crossed
+        coalesce(
+            crosses(
+                area_criteria.numerator, area_criteria.denominator,
+                area_criteria.direction, variants.threshold
+            ),
+            FALSE
+        ) AS crossed
     FROM area_criteria
     INNER JOIN sensitivity_thresholds AS variants
         ON variants.indicator = area_criteria.indicator
