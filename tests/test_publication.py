@@ -42,7 +42,7 @@ def start_paused(
     return subprocess.Popen(command, cwd=REPOSITORY_ROOT, stderr=subprocess.PIPE)
 
 
-def wait_for(process: subprocess.Popen, signal_file: Path, timeout: float = 120) -> None:
+def wait_for(process: subprocess.Popen, signal_file: Path, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while not signal_file.exists():
         if process.poll() is not None:
