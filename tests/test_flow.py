@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL
 from prefect.testing.utilities import prefect_test_harness
@@ -45,6 +47,15 @@ def test_the_flow_publishes_and_records_its_run(tmp_path: Path):
     assert result.eligible_codes == ["0127", "0180", "1280"]
     manifest = json.loads((tmp_path / "reports" / "2018" / "manifest.json").read_text())
     assert manifest["prefect_flow_run_id"] == str(state.state_details.flow_run_id)
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=[state.state_details.flow_run_id])
+            )
+        )
+    by_key = {artifact.key: artifact for artifact in artifacts}
+    assert set(by_key) == {"eligible-municipalities-2018", "screening-summary-2018"}
+    assert "Botkyrka" in str(by_key["eligible-municipalities-2018"].data)
 
 
 def test_a_failing_gate_fails_the_flow_run_and_publishes_nothing(tmp_path: Path):
