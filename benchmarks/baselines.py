@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from areascreen.contract import INDICATORS
 from areascreen.paths import MUNICIPALITIES_CSV
+from areascreen.rollup import roll_up
 from areascreen.ruleset import Criterion, Ruleset
 
 SELECTION_STATUSES = (
@@ -128,51 +129,6 @@ FROM classified
 """
 
 
-def municipality_query(ruleset: Ruleset) -> str:
-    """The roll-up of the hand-written area results to municipalities and their eligibility."""
-    counts = ",\n    ".join(
-        f"count(*) FILTER (WHERE selected AND {c.indicator}_crossed) AS {c.indicator}_n"
-        for c in ruleset.criteria
-    )
-    drivers = ", ".join(
-        f"CASE WHEN {c.indicator}_n > 0 THEN '{c.indicator}: ' || {c.indicator}_n END"
-        for c in ruleset.criteria
-    )
-    return f"""
-WITH totals AS (
-    SELECT
-        municipality_code,
-        count(*) AS areas,
-        CAST(sum(population) AS BIGINT) AS population,
-        count(*) FILTER (WHERE selected) AS selected_areas,
-        CAST(coalesce(sum(population) FILTER (WHERE selected), 0) AS BIGINT)
-            AS population_in_selected_areas,
-        {counts}
-    FROM area_results
-    GROUP BY municipality_code
-)
-SELECT
-    totals.municipality_code,
-    municipalities.municipality_name,
-    municipalities.county_code,
-    municipalities.county_name,
-    totals.areas,
-    totals.population,
-    totals.selected_areas,
-    totals.population_in_selected_areas,
-    100.0 * totals.population_in_selected_areas / nullif(totals.population, 0)
-        AS share_of_population_in_selected_areas,
-    concat_ws(', ', {drivers}) AS criteria_in_selected_areas,
-    totals.selected_areas >= $minimum_selected_areas
-        AND totals.population_in_selected_areas >= $minimum_population_in_selected_areas
-        AS eligible
-FROM totals
-LEFT JOIN read_csv($municipalities, header = true, all_varchar = true) AS municipalities
-    ON municipalities.municipality_code = totals.municipality_code
-ORDER BY totals.municipality_code
-"""
-
-
 def duckdb_screening(path: Path, ruleset: Ruleset) -> dict[str, pa.Table]:
     """Screen a Parquet file with the hand-written queries; the result tables as Arrow."""
     con = duckdb.connect(":memory:")
@@ -182,14 +138,10 @@ def duckdb_screening(path: Path, ruleset: Ruleset) -> dict[str, pa.Table]:
         "criteria_required": ruleset.criteria_required,
     }
     area_results = con.sql(area_query(ruleset), params=area_parameters).to_arrow_table()
+    # The roll-up is one GROUP BY of the per-area result: the pipeline's own step serves both.
     con.register("area_results", area_results)
-    municipality_parameters = {
-        "municipalities": str(MUNICIPALITIES_CSV),
-        "minimum_selected_areas": ruleset.minimum_selected_areas,
-        "minimum_population_in_selected_areas": ruleset.minimum_population_in_selected_areas,
-    }
-    query = municipality_query(ruleset)
-    municipalities = con.sql(query, params=municipality_parameters).to_arrow_table()
+    roll_up(con, ruleset)
+    municipalities = con.table("municipality_results").to_arrow_table()
     return {
         "area_results": area_results,
         "municipality_results": municipalities,
