@@ -6,9 +6,10 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from areascreen.db import fetch_table, run_step
-from areascreen.summary import markdown_table
+from areascreen.formatting import markdown_table
 
 PREVIOUS_TABLES = ("area_results", "municipality_results")
 
@@ -62,3 +63,9 @@ def render_changes(previous: Path, year: int, changes: dict[str, pa.Table]) -> s
         + ("\n".join(lines) if lines else "- none: both publications use the same area codes")
     )
     return "\n\n".join(parts) + "\n"
+
+
+def moves_text(municipality_changes: pa.Table) -> str:
+    """How many municipalities entered, left and stayed, e.g. `2 entered, 1 left, 30 stayed`."""
+    moves = pc.value_counts(municipality_changes["change"]).to_pylist()
+    return ", ".join(f"{m['counts']} {m['values']}" for m in moves) or "none"

@@ -311,8 +311,8 @@ def _allocate(args: argparse.Namespace) -> int:
 
 
 def _sensitivity(args: argparse.Namespace) -> int:
+    from areascreen.formatting import markdown_table
     from areascreen.sensitivity import screen_sensitivity
-    from areascreen.summary import markdown_table
 
     try:
         result = screen_sensitivity(

@@ -22,7 +22,12 @@ import pyarrow.compute as pc
 
 from areascreen import __version__, paths
 from areascreen.allocate import allocate_years, grants_table, recipients_from
-from areascreen.changes import compare_with, find_previous_publication, render_changes
+from areascreen.changes import (
+    compare_with,
+    find_previous_publication,
+    moves_text,
+    render_changes,
+)
 from areascreen.db import connect, fetch_table
 from areascreen.errors import ValidationFailed
 from areascreen.flag import flag_areas, load_areas
@@ -173,12 +178,7 @@ def compare_stage(
 ) -> tuple[str, dict[str, pa.Table]]:
     """Compare stage: what changed since the previous publication."""
     changes = compare_with(con, previous)
-    moves = pc.value_counts(changes["municipality_changes"]["change"]).to_pylist()
-    logger().info(
-        "Compared with %s: %s",
-        previous,
-        ", ".join(f"{m['counts']} {m['values']}" for m in moves) or "no eligible municipality",
-    )
+    logger().info("Compared with %s: %s", previous, moves_text(changes["municipality_changes"]))
     return render_changes(previous, year, changes), changes
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from areascreen.formatting import integer, number
+from areascreen.changes import moves_text
+from areascreen.formatting import integer, markdown_table, number
 from areascreen.ruleset import Ruleset
 
 STATUS_LABELS = {
@@ -17,15 +18,6 @@ STATUS_LABELS = {
     "undetermined_suppressed": "not selected: suppressed values could have changed the result",
     "below_minimum_population": "not screened: below the minimum population",
 }
-
-
-def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """A Markdown table; text cells have their pipes escaped."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        cells = [str(cell).replace("|", "\\|") for cell in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def ruleset_section(ruleset: Ruleset) -> str:
@@ -158,8 +150,7 @@ def render_summary(
         "## Validation (Great Expectations Data Docs)\n\n" + ("\n".join(links) or "- none"),
     ]
     if "municipality_changes" in tables:
-        moves = pc.value_counts(tables["municipality_changes"]["change"]).to_pylist()
-        counted = ", ".join(f"{m['counts']} {m['values']}" for m in moves) or "none"
+        counted = moves_text(tables["municipality_changes"])
         parts.append(
             f"## Changes\n\nSince the previous publication: {counted}. See [changes.md](changes.md)."
         )
