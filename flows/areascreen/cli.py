@@ -116,25 +116,6 @@ def _add_allocate(commands: argparse._SubParsersAction) -> None:
     allocate.set_defaults(handler=_allocate)
 
 
-def _add_fetch(commands: argparse._SubParsersAction) -> None:
-    fetch = commands.add_parser(
-        "fetch",
-        help="fetch and cache a year's statistics from Statistics Sweden's PxWeb API",
-        description="Fetch every source in data/sources/<year>.toml, cache each raw response, "
-        "and write the assembled input table (Parquet) beside a manifest of the sources used.",
-    )
-    fetch.add_argument("--year", type=int, default=2018, help="year to fetch (default: 2018)")
-    fetch.add_argument("--offline", action="store_true", help="use only the local cache")
-    fetch.add_argument(
-        "--pin", type=Path, help="manifest of an earlier fetch: replay exactly its responses"
-    )
-    fetch.add_argument("--cache", type=Path, help="cache folder (default: AREASCREEN_CACHE_DIR "
-                       "or ~/.cache/areascreen/pxweb)")  # fmt: skip
-    fetch.add_argument("--base-url", help="PxWeb API v2 base URL")
-    fetch.add_argument("--output", type=Path, help="Parquet file to write")
-    fetch.set_defaults(handler=_fetch)
-
-
 def _deltas(text: str) -> list[float]:
     """`1,2` as [1.0, 2.0]."""
     try:
@@ -199,10 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser = _with_quiet_option(commands.add_parser)  # type: ignore[method-assign]
+    from areascreen.sources.commands import register as register_sources
+
     for add in (
         _add_run,
         _add_validate,
-        _add_fetch,
+        register_sources,
         _add_allocate,
         _add_sensitivity,
         _add_serve,
@@ -215,34 +198,9 @@ def _use_prefect(engine: str) -> bool:
     return engine == "prefect" or (engine == "auto" and bool(os.environ.get("PREFECT_API_URL")))
 
 
-def fetch_statistics(year: int, **options: object) -> Path:
-    """Fetch a year's sources; source errors become input errors with the same message."""
-    from areascreen.errors import InputError
-    from areascreen.sources import SOURCE_ERRORS, fetch_year
-
-    try:
-        result = fetch_year(year, **options)  # type: ignore[arg-type]
-    except SOURCE_ERRORS as error:
-        raise InputError(str(error)) from error
-    print(f"Fetched {len(result.frame)} areas for {year}: {result.path}")
-    print(f"Sources used: {result.manifest_path}")
-    return result.path
-
-
-def _fetch(args: argparse.Namespace) -> int:
-    fetch_statistics(
-        args.year,
-        offline=args.offline,
-        pin=args.pin,
-        cache_dir=args.cache,
-        base_url=args.base_url,
-        out_path=args.output,
-    )
-    return 0
-
-
 def _run(args: argparse.Namespace) -> int:
     from areascreen.pipeline import RunOptions, run_screening
+    from areascreen.sources.commands import fetch_statistics
 
     if args.source == "scb":
         args.input = fetch_statistics(args.year, offline=args.offline)
