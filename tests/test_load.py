@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from areascreen import contract
-from areascreen.errors import InputError
+from areascreen.errors import AreascreenError, InputError
 from areascreen.load import (
+    InputColumns,
     ParseProblem,
     column_map,
     normalise_name,
@@ -103,10 +104,11 @@ def test_column_names_match_whatever_their_case_spacing_and_dash() -> None:
     assert column_map()["population"] == "population"
 
 
-def test_every_column_map_row_names_a_contract_column() -> None:
+def test_every_column_map_row_names_a_canonical_column() -> None:
     rows = pd.read_csv(Path(contract.__file__).parents[2] / "data" / "column_map.csv", dtype=str)
     assert list(rows.columns) == ["source_name", "contract_name"]
-    assert set(rows["contract_name"]) == set(contract.INPUT_COLUMNS)
+    assert rows["contract_name"].str.fullmatch(r"[a-z][a-z0-9_]*").all()
+    assert set(contract.INPUT_COLUMNS) <= set(rows["contract_name"])
 
 
 def test_suppression_markers_become_missing_not_problems(tmp_path: Path) -> None:
@@ -227,3 +229,67 @@ def test_importing_areascreen_does_not_import_great_expectations() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_a_subset_of_columns_is_read_in_the_order_asked(tmp_path: Path) -> None:
+    body = "0180C4050;Abrahamsberg;0180;2018;1843;912;1104;21;1240;88;1010;1190;1402\n"
+    wanted = InputColumns(text=("area_code",), integers=("voters", "population"))
+    loaded = read_area_statistics(write_csv(tmp_path, body), columns=wanted)
+    assert list(loaded.frame.columns) == ["area_code", "voters", "population"]
+    assert loaded.frame.iloc[0].tolist() == ["0180C4050", 1190, 1843]
+    assert loaded.columns == wanted
+    assert loaded.column_map_used == {
+        "Regionkod": "area_code",
+        "Folkmängd": "population",
+        "Röstande": "voters",
+    }
+    ignored = [n for n in loaded.notes if n.startswith("ignored columns not used by the ruleset")]
+    assert ignored == [
+        "ignored columns not used by the ruleset: 'Namn', 'Kommun', 'År', 'Förvärvsarbetande', "
+        "'Befolkning 20-64 år', 'Långtidsarbetslösa', 'Befolkning 16-64 år', "
+        "'Förgymnasialt utbildade', 'Befolkning 25-64 år', 'Röstberättigade'"
+    ]
+
+
+def test_a_canonical_name_outside_the_contract_maps_to_itself(tmp_path: Path) -> None:
+    header = HEADER.rstrip("\n") + ";Median_Income\n"
+    body = "0180C4050;Abrahamsberg;0180;2018;1843;912;1104;21;1240;88;1010;1190;1402;241000\n"
+    wanted = InputColumns(integers=(*InputColumns().integers, "median_income"))
+    loaded = read_area_statistics(write_csv(tmp_path, body, header=header), columns=wanted)
+    assert list(loaded.frame.columns) == list(contract.INPUT_COLUMNS) + ["median_income"]
+    assert loaded.frame["median_income"].dtype == "Int64"
+    assert loaded.frame["median_income"].tolist() == [241000]
+    assert loaded.column_map_used["Median_Income"] == "median_income"
+
+
+def test_a_missing_needed_column_is_named_with_its_accepted_names(tmp_path: Path) -> None:
+    body = "0180C4050;Abrahamsberg;0180;2018;1843;912;1104;21;1240;88;1010;1190;1402\n"
+    wanted = InputColumns(integers=("year", "median_income"))
+    with pytest.raises(InputError) as caught:
+        read_area_statistics(write_csv(tmp_path, body), columns=wanted)
+    assert str(caught.value) == (
+        "areas.csv: missing required column: median_income (accepted names: median_income)"
+    )
+
+
+def test_column_names_must_be_canonical() -> None:
+    with pytest.raises(AreascreenError, match="must match"):
+        InputColumns(text=("Area Code",))
+    with pytest.raises(AreascreenError, match="more than once: year"):
+        InputColumns(text=("year",))
+
+
+def test_problem_cells_mark_the_cells_that_did_not_convert(tmp_path: Path) -> None:
+    body = (
+        "0180C4050;Abrahamsberg;0180;2018;1843;12,5;1104;21;1240;88;1010;1190;1402\n"
+        "\n"
+        "0180C4190;Abrahamsberg;0180;2018;2210;1135;1320;18;1468;95;1215;1452;x\n"
+    )
+    loaded = read_area_statistics(write_csv(tmp_path, body))
+    cells = loaded.problem_cells()
+    assert list(cells.columns) == list(contract.INPUT_COLUMNS)
+    assert cells.dtypes.eq(bool).all()
+    assert [(r, c) for r, c in zip(*cells.to_numpy().nonzero(), strict=True)] == [
+        (0, contract.INPUT_COLUMNS.index("employed")),
+        (1, contract.INPUT_COLUMNS.index("eligible_voters")),
+    ]

@@ -30,12 +30,38 @@ COLUMN_MAP_CSV = paths.DATA_DIR / "column_map.csv"
 SUPPRESSED_MARKERS: frozenset[str] = frozenset({"..", ".", "-", ""})
 TEXT_COLUMNS: tuple[str, ...] = ("area_code", "area_name", "municipality_code")
 INTEGER_COLUMNS: tuple[str, ...] = ("year", *contract.COUNT_COLUMNS)
+CANONICAL_NAME = re.compile(r"[a-z][a-z0-9_]*")
 CODE_COLUMNS: tuple[str, ...] = ("area_code", "municipality_code")
 DELIMITERS: Mapping[str, str] = {";": "';'", ",": "','", "\t": "tab"}
 MAX_HEADER_CHARS = 65_536
 MAX_LISTED = 10
 _MIN_KNOWN_HEADER_COLUMNS = 2
 _SNIFF_BYTES = 8_192
+
+
+@dataclass(frozen=True)
+class InputColumns:
+    """Which columns a run needs: text identifiers and whole-number counts."""
+
+    text: tuple[str, ...] = TEXT_COLUMNS
+    integers: tuple[str, ...] = INTEGER_COLUMNS
+
+    def __post_init__(self) -> None:
+        names = self.all
+        bad = [n for n in names if not CANONICAL_NAME.fullmatch(n)]
+        if bad:
+            raise AreascreenError(f"column names must match [a-z][a-z0-9_]*: {bad}")
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise AreascreenError(f"columns needed more than once: {', '.join(twice)}")
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        """Every needed column, text first, in frame order."""
+        return (*self.text, *self.integers)
+
+
+DEFAULT_COLUMNS = InputColumns()
 
 
 @dataclass(frozen=True)
@@ -64,12 +90,25 @@ class LoadedInput:
     parse_problems: tuple[ParseProblem, ...] = ()
     row_numbers: np.ndarray | None = field(default=None, repr=False)
     row_label: str = "row"
+    columns: InputColumns = DEFAULT_COLUMNS
 
     def source_rows(self) -> np.ndarray:
         """Where each frame row is in the file: CSV line or sheet row (header = 1)."""
         if self.row_numbers is not None:
             return self.row_numbers
         return np.arange(2, len(self.frame) + 2, dtype=np.int64)
+
+    def problem_cells(self) -> pd.DataFrame:
+        """Boolean frame, one column per frame column: True where a cell did not convert."""
+        names = [str(c) for c in self.frame.columns]
+        cells = np.zeros((len(self.frame), len(names)), dtype=bool)
+        if self.parse_problems:
+            positions = pd.Index(self.source_rows()).get_indexer(
+                [p.row for p in self.parse_problems]
+            )
+            where = [names.index(p.column) for p in self.parse_problems]
+            cells[positions, where] = True
+        return pd.DataFrame(cells, columns=names)
 
 
 @dataclass(frozen=True)
@@ -83,20 +122,28 @@ class _RawTable:
 
 
 def read_area_statistics(
-    path: Path, *, sheet: str | int | None = None, decimal: str | None = None
+    path: Path,
+    *,
+    sheet: str | int | None = None,
+    decimal: str | None = None,
+    columns: InputColumns | None = None,
 ) -> LoadedInput:
-    """Read one file of area statistics; raises InputError naming the file when it cannot."""
+    """Read one file of area statistics; raises InputError naming the file when it cannot.
+
+    The frame holds exactly `columns.text + columns.integers` (today's contract when None).
+    """
     path = Path(path)
+    columns = columns or DEFAULT_COLUMNS
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path.name}: cannot be read: {exc.strerror or exc}") from exc
     file_format = detect_format(path, data)
     if file_format == "csv":
-        return _read_csv(path, data, decimal)
+        return _read_csv(path, data, decimal, columns)
     if file_format == "parquet":
-        return _read_parquet(path, decimal)
-    return _read_xlsx(path, sheet, decimal)
+        return _read_parquet(path, decimal, columns)
+    return _read_xlsx(path, sheet, decimal, columns)
 
 
 def detect_format(path: Path, data: bytes) -> str:
@@ -150,39 +197,49 @@ def normalise_name(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def column_map() -> dict[str, str]:
-    """Normalised source name -> contract name, from data/column_map.csv plus the contract's own."""
+    """Normalised source name -> canonical name, from data/column_map.csv plus the contract's own."""
     mapping = {normalise_name(c): c for c in contract.INPUT_COLUMNS}
     with COLUMN_MAP_CSV.open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             target = row["contract_name"].strip()
-            if target not in contract.INPUT_COLUMNS:
+            if not CANONICAL_NAME.fullmatch(target):
                 raise AreascreenError(
-                    f"{COLUMN_MAP_CSV.name}: {row['source_name']!r} maps to unknown column {target!r}"
+                    f"{COLUMN_MAP_CSV.name}: {row['source_name']!r} maps to {target!r}, "
+                    "which is not a column name ([a-z][a-z0-9_]*)"
                 )
             mapping[normalise_name(row["source_name"])] = target
     return mapping
 
 
-def accepted_names(contract_name: str) -> list[str]:
-    """Every column name (normalised) that maps to one contract column."""
-    return sorted(s for s, c in column_map().items() if c == contract_name)
+def _target(source: str, columns: InputColumns) -> str | None:
+    """The canonical name a source column maps to; a needed canonical name maps to itself."""
+    normalised = normalise_name(source)
+    if normalised in columns.all:
+        return normalised
+    return column_map().get(normalised)
 
 
-def map_header(name: str, header: Sequence[str]) -> tuple[dict[str, str], list[str]]:
-    """Map a header to contract columns: (source -> contract, ignored source names)."""
-    known = column_map()
+def accepted_names(canonical: str) -> list[str]:
+    """Every column name (normalised) that maps to one canonical column, itself included."""
+    return sorted({canonical, *(s for s, c in column_map().items() if c == canonical)})
+
+
+def map_header(
+    name: str, header: Sequence[str], columns: InputColumns = DEFAULT_COLUMNS
+) -> tuple[dict[str, str], list[str]]:
+    """Map a header to the needed columns: (source -> canonical, source names read past)."""
     used: dict[str, str] = {}
     ignored: list[str] = []
     for source in header:
-        target = known.get(normalise_name(source))
-        if target is None:
+        target = _target(source, columns)
+        if target is None or target not in columns.all:
             ignored.append(source)
             continue
         clash = next((s for s, c in used.items() if c == target), None)
         if clash is not None:
             raise InputError(f"{name}: columns {clash!r} and {source!r} both map to {target}")
         used[source] = target
-    missing = [c for c in contract.INPUT_COLUMNS if c not in used.values()]
+    missing = [c for c in columns.all if c not in used.values()]
     if missing:
         raise InputError(f"{name}: {_missing_message(missing)}")
     return used, ignored
@@ -195,18 +252,17 @@ def _missing_message(missing: Sequence[str]) -> str:
     return f"missing required {noun}: " + "; ".join(parts)
 
 
-def _known_count(header: Iterable[str]) -> int:
-    """How many distinct contract columns a header names."""
-    known = column_map()
-    return len({known[n] for n in map(normalise_name, header) if n in known})
+def _known_count(header: Iterable[str], columns: InputColumns = DEFAULT_COLUMNS) -> int:
+    """How many distinct known columns (mapped or needed) a header names."""
+    return len({t for t in (_target(h, columns) for h in header) if t is not None})
 
 
 def _ignored_note(ignored: Sequence[str]) -> tuple[str, ...]:
-    """A note listing columns outside the contract, which are read past."""
+    """A note listing the columns present but not needed, which are read past."""
     if not ignored:
         return ()
     names = ", ".join(repr(n) if n.strip() else "(unnamed)" for n in ignored)
-    return (f"ignored columns not in the contract: {names}",)
+    return (f"ignored columns not used by the ruleset: {names}",)
 
 
 # --- CSV --------------------------------------------------------------------------------------
@@ -241,9 +297,11 @@ def _header_line(name: str, text: str) -> str:
     return line.rstrip("\r")
 
 
-def detect_delimiter(name: str, header_line: str) -> str:
+def detect_delimiter(name: str, header_line: str, columns: InputColumns = DEFAULT_COLUMNS) -> str:
     """The separator (`;`, `,` or tab) that splits the header into the most known columns."""
-    scores = {d: _known_count(next(csv.reader([header_line], delimiter=d))) for d in DELIMITERS}
+    scores = {
+        d: _known_count(next(csv.reader([header_line], delimiter=d)), columns) for d in DELIMITERS
+    }
     best = max(scores, key=lambda d: scores[d])
     if scores[best] < _MIN_KNOWN_HEADER_COLUMNS:
         shown = header_line if len(header_line) <= 120 else header_line[:120] + "…"
@@ -254,15 +312,15 @@ def detect_delimiter(name: str, header_line: str) -> str:
     return best
 
 
-def _read_csv(path: Path, data: bytes, decimal: str | None) -> LoadedInput:
+def _read_csv(path: Path, data: bytes, decimal: str | None, columns: InputColumns) -> LoadedInput:
     """Read CSV bytes into the contract."""
     name = path.name
     text, encoding, notes = decode_text(data)
-    delimiter = detect_delimiter(name, _header_line(name, text))
+    delimiter = detect_delimiter(name, _header_line(name, text), columns)
     raw = _csv_cells(name, text, delimiter)
     decimal = decimal or ("." if delimiter == "," else ",")
     notes = (*notes, f"separator {DELIMITERS[delimiter]}, decimal {decimal!r}")
-    return _finish(path, "csv", encoding, raw, decimal, notes)
+    return _finish(path, "csv", encoding, raw, decimal, notes, columns)
 
 
 def _csv_records(name: str, text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
@@ -321,20 +379,22 @@ def _field_count_message(
 # --- Parquet and Excel -----------------------------------------------------------------------
 
 
-def _read_parquet(path: Path, decimal: str | None) -> LoadedInput:
+def _read_parquet(path: Path, decimal: str | None, columns: InputColumns) -> LoadedInput:
     """Read a Parquet file into the contract."""
     try:
         table = pd.read_parquet(path)
     except Exception as exc:
         raise InputError(f"{path.name}: not a readable Parquet file: {exc}") from exc
     header = [str(c) for c in table.columns]
-    columns = {str(c): table[c].reset_index(drop=True) for c in table.columns}
+    cells = {str(c): table[c].reset_index(drop=True) for c in table.columns}
     rows = np.arange(1, len(table) + 1, dtype=np.int64)
-    raw = _RawTable(header, columns, rows, "row")
-    return _finish(path, "parquet", None, raw, decimal or ".", ())
+    raw = _RawTable(header, cells, rows, "row")
+    return _finish(path, "parquet", None, raw, decimal or ".", (), columns)
 
 
-def _read_xlsx(path: Path, sheet: str | int | None, decimal: str | None) -> LoadedInput:
+def _read_xlsx(
+    path: Path, sheet: str | int | None, decimal: str | None, columns: InputColumns
+) -> LoadedInput:
     """Read one sheet of an .xlsx workbook (the first unless named) into the contract."""
     from openpyxl import load_workbook
 
@@ -346,11 +406,11 @@ def _read_xlsx(path: Path, sheet: str | int | None, decimal: str | None) -> Load
         worksheet = _pick_sheet(path.name, workbook, sheet)
         label = f"{path.name} (sheet {worksheet.title!r})"
         raw = _sheet_cells(label, worksheet.iter_rows(min_row=1, values_only=True))
-        _check_sheet_header(label, raw, workbook.sheetnames)
+        _check_sheet_header(label, raw, workbook.sheetnames, columns)
     finally:
         workbook.close()
     note = (f"sheet {worksheet.title!r}",)
-    return _finish(path, "xlsx", None, raw, decimal or ".", note, label=label)
+    return _finish(path, "xlsx", None, raw, decimal or ".", note, columns, label=label)
 
 
 def _pick_sheet(name: str, workbook, sheet: str | int | None):
@@ -391,9 +451,11 @@ def _sheet_cells(label: str, rows: Iterable[tuple]) -> _RawTable:
     return _RawTable(header, columns, np.asarray(numbers, dtype=np.int64), "row")
 
 
-def _check_sheet_header(label: str, raw: _RawTable, sheet_names: Sequence[str]) -> None:
+def _check_sheet_header(
+    label: str, raw: _RawTable, sheet_names: Sequence[str], columns: InputColumns
+) -> None:
     """Refuse a sheet whose first row names no known columns, pointing at the other sheets."""
-    if _known_count(raw.header) >= _MIN_KNOWN_HEADER_COLUMNS:
+    if _known_count(raw.header, columns) >= _MIN_KNOWN_HEADER_COLUMNS:
         return
     others = f"; the workbook has {_sheet_list(sheet_names)}" if len(sheet_names) > 1 else ""
     raise InputError(
@@ -412,13 +474,14 @@ def _finish(
     raw: _RawTable,
     decimal: str,
     notes: tuple[str, ...],
+    columns: InputColumns,
     *,
     label: str | None = None,
 ) -> LoadedInput:
     """Map the columns, convert the cells and assemble the LoadedInput."""
-    used, ignored = map_header(label or path.name, raw.header)
-    by_contract = {target: raw.columns[source] for source, target in used.items()}
-    frame, problems, more_notes = convert_columns(by_contract, decimal, raw.row_numbers)
+    used, ignored = map_header(label or path.name, raw.header, columns)
+    by_name = {target: raw.columns[source] for source, target in used.items()}
+    frame, problems, more_notes = convert_columns(by_name, decimal, raw.row_numbers, columns)
     return LoadedInput(
         frame=frame,
         path=path,
@@ -429,26 +492,32 @@ def _finish(
         parse_problems=problems,
         row_numbers=raw.row_numbers,
         row_label=raw.row_label,
+        columns=columns,
     )
 
 
 def convert_columns(
-    columns: Mapping[str, pd.Series], decimal: str, rows: np.ndarray
+    cells_by_name: Mapping[str, pd.Series],
+    decimal: str,
+    rows: np.ndarray,
+    columns: InputColumns = DEFAULT_COLUMNS,
 ) -> tuple[pd.DataFrame, tuple[ParseProblem, ...], tuple[str, ...]]:
-    """Contract columns from raw cells: (frame, parse problems, notes)."""
+    """The needed columns from raw cells: (frame, parse problems, notes)."""
     converted: dict[str, pd.Series] = {}
     problems: list[ParseProblem] = []
     notes: list[str] = []
-    for column in contract.INPUT_COLUMNS:
-        cells = columns[column].reset_index(drop=True)
-        if column in TEXT_COLUMNS:
+    order = columns.all
+    for column in order:
+        cells = cells_by_name[column].reset_index(drop=True)
+        if column in columns.text:
             converted[column], note = to_text(column, cells)
             notes.extend(note)
         else:
             converted[column], bad = to_integers(cells, decimal)
             problems.extend(_problems(column, cells, bad, rows))
-    problems.sort(key=lambda p: (p.row, contract.INPUT_COLUMNS.index(p.column)))
-    return pd.DataFrame(converted), tuple(problems), tuple(notes)
+    problems.sort(key=lambda p: (p.row, order.index(p.column)))
+    frame = pd.DataFrame(converted, columns=list(order))
+    return frame, tuple(problems), tuple(notes)
 
 
 def _problems(
@@ -529,6 +598,8 @@ def _number_text(value: object) -> object:
 
 def check_year(loaded: LoadedInput, year: int) -> None:
     """Refuse a file whose statistics are for another year than the one screened."""
+    if "year" not in loaded.frame.columns:
+        return
     years = sorted(set(loaded.frame["year"].dropna().astype(int)))
     if years and years != [year]:
         found = ", ".join(str(y) for y in years)
