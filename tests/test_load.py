@@ -256,7 +256,7 @@ def test_a_canonical_name_outside_the_contract_maps_to_itself(tmp_path: Path) ->
     body = "0180C4050;Abrahamsberg;0180;2018;1843;912;1104;21;1240;88;1010;1190;1402;241000\n"
     wanted = InputColumns(integers=(*InputColumns().integers, "median_income"))
     loaded = read_area_statistics(write_csv(tmp_path, body, header=header), columns=wanted)
-    assert list(loaded.frame.columns) == list(contract.INPUT_COLUMNS) + ["median_income"]
+    assert list(loaded.frame.columns) == [*contract.INPUT_COLUMNS, "median_income"]
     assert loaded.frame["median_income"].dtype == "Int64"
     assert loaded.frame["median_income"].tolist() == [241000]
     assert loaded.column_map_used["Median_Income"] == "median_income"
