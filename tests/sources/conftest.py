@@ -87,13 +87,15 @@ def response_json(name: str) -> dict[str, Any]:
     return json.loads(response_bytes(name))
 
 
-def selection(**variables: Any) -> dict[str, Any]:
+def selection(codelists: dict[str, str] | None = None, **variables: Any) -> dict[str, Any]:
     """A PxWeb v2 data request body; variables in the given (table) order."""
-    return {
-        "selection": [
-            {"variableCode": var, "valueCodes": list(values)} for var, values in variables.items()
-        ]
-    }
+    items = []
+    for var, values in variables.items():
+        item: dict[str, Any] = {"variableCode": var, "valueCodes": list(values)}
+        if codelists and var in codelists:
+            item["codelist"] = codelists[var]
+        items.append(item)
+    return {"selection": items}
 
 
 POPULATION_BODY = selection(
@@ -111,6 +113,7 @@ EMPLOYMENT_BODIES = [
 ]
 EDUCATION_BODIES = [
     selection(
+        {"Region": "vs_DeSO2018"},
         Region=DESO[i : i + 2],
         UtbildningsNiva=["21", "3+4", "5", "6", "US"],
         ContentsCode=["000005MO"],
@@ -128,6 +131,12 @@ class FakeApi:
         self.server = server
         self.base_url = server.url_for(API_PREFIX)
 
+    def config(self, **changes: Any) -> dict[str, Any]:
+        """Serve `GET /config` as PxWebApi 2.0 does, with some limits changed."""
+        config = {**response_json("config.json"), **changes}
+        self.server.expect_request(f"{API_PREFIX}/config", method="GET").respond_with_json(config)
+        return config
+
     def metadata(self, table_id: str, fixture: str) -> None:
         """Serve a table's metadata."""
         self.server.expect_request(
@@ -144,7 +153,11 @@ class FakeApi:
         ).respond_with_data(response_bytes(fixture), content_type="application/json")
 
     def standard_year(self, *, population: str = "TAB6574_data.json") -> None:
-        """The three tables of the test sources file, in their normal recorded state."""
+        """The three tables of the test sources file, in their normal recorded state.
+
+        The server's cell limit is 10, so the tables come in the chunks of the bodies above.
+        """
+        self.config(maxDataCells=10)
         self.metadata("TAB6574", "TAB6574_metadata.json")
         self.data("TAB6574", POPULATION_BODY, population)
         self.metadata("TAB683", "TAB683_metadata.json")
@@ -180,7 +193,7 @@ names_from = "population"
 [api]
 base_url = "{base_url}"
 language = "sv"
-max_cells = 10
+max_cells = {max_cells}
 max_calls = 30
 window_seconds = 10
 max_retries = 2
@@ -242,9 +255,12 @@ def write_sources(tmp_path: Path) -> Callable[..., Path]:
         on_suppressed: str = "null",
         files: Path = FILES,
         name: str = "2018.toml",
+        max_cells: int = 10,
     ) -> Path:
         path = tmp_path / name
-        text = SOURCES_TOML.format(base_url=base_url, on_suppressed=on_suppressed, files=files)
+        text = SOURCES_TOML.format(
+            base_url=base_url, on_suppressed=on_suppressed, files=files, max_cells=max_cells
+        )
         path.write_text(text, encoding="utf-8")
         return path
 

@@ -138,7 +138,7 @@ def test_a_revised_table_is_fetched_again_and_the_old_run_stays_pinnable(
     assert updated["population"] == "2020-04-01T08:00:00Z"
     assert updated["employment"] == "2019-11-20T08:00:00Z"
     cached = sorted(p.name for p in (tmp_path / "cache").glob("*.meta.json"))
-    assert len(cached) == 2 + 3 + 4 + 2  # both population versions kept
+    assert len(cached) == 2 + 3 + 4 + 2 + 1  # both population versions kept, and /config
     api.server.clear()
     pinned = _run(api, write_sources, tmp_path, "pinned", pin=first.manifest_path)
     assert pinned.path.read_bytes() == first.path.read_bytes()

@@ -15,7 +15,8 @@ def test_data_response_becomes_one_row_per_cell_in_region_order() -> None:
     frame = dataset.to_frame()
     assert dataset.table_id == "TAB6574"
     assert dataset.updated == "2019-03-21T08:00:00Z"
-    assert dataset.time_variable == "Tid" and dataset.geo_variable == "Region"
+    assert dataset.time_variable == "Tid"
+    assert dataset.geo_variable is None  # PxWeb sets role.geo only for map variables
     assert list(frame.columns) == [
         "Region",
         "Alder",

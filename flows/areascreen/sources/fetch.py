@@ -27,11 +27,29 @@ from .config import (
     load_config,
     sources_config_path,
 )
-from .jsonstat import SUPPRESSED_STATUSES
+from .jsonstat import NIL_SYMBOL, is_nil_symbol, is_suppression_symbol
 from .pxweb import PxWebClient, TableFetch, fetch_table
 
 log = logging.getLogger(__name__)
 MANIFEST_SUFFIX = ".manifest.json"
+# From reference year 2025 Statistics Sweden perturbs small counts by the cell-key method.
+PERTURBATION_FROM_YEAR = 2025
+PERTURBATION_NOTE = (
+    "From reference year 2025 Statistics Sweden perturbs small counts (cell-key method): "
+    "area counts are slightly changed and no longer add up exactly to published totals."
+)
+NO_PERTURBATION_NOTE = (
+    "Reference year before 2025: counts are not perturbed by the cell-key method."
+)
+
+
+def perturbation(year: int) -> dict[str, Any]:
+    """Whether the year's counts are perturbed by the cell-key method, with a note."""
+    perturbed = year >= PERTURBATION_FROM_YEAR
+    return {
+        "cell_key_method": perturbed,
+        "note": PERTURBATION_NOTE if perturbed else NO_PERTURBATION_NOTE,
+    }
 
 
 class SourceFileError(ValueError):
@@ -139,24 +157,40 @@ def pxweb_source_frame(fetched: TableFetch) -> SourceFrame:
     for chunk in fetched.chunks:
         labels.update(chunk.dataset.dimensions[resolved.region_variable].labels)
     frame = frame.rename(columns={resolved.region_variable: AREA, resolved.time_variable: YEAR})
+    for var, labels in resolved.by_label.items():
+        frame[var] = frame[var].replace({code: label for label, code in labels.items()})
     source = fetched.source
     return SourceFrame(source.name, source.table_id, source.vintage, frame, labels)
 
 
-def pxweb_record(fetched: TableFetch) -> dict[str, Any]:
+def division_of(vintage: str) -> str:
+    """`DeSO` of `DeSO2018`."""
+    return vintage.rstrip("0123456789")
+
+
+def pxweb_record(fetched: TableFetch, year: int) -> dict[str, Any]:
     """The manifest entry of a PxWeb source."""
     source = fetched.source
+    resolved = fetched.resolved
+    responses = [fetched.metadata.record()] + [c.record() for c in fetched.chunks]
     return {
         "name": source.name,
         "kind": "pxweb",
         "table_id": source.table_id,
         "description": source.description,
         "confirmed": source.confirmed,
+        "division": division_of(source.vintage),
         "vintage": source.vintage,
         "updated": fetched.updated,
-        "regions": len(fetched.resolved.regions),
-        "selection": {k: list(v) for k, v in fetched.resolved.others.items()},
-        "responses": [fetched.metadata.record()] + [c.record() for c in fetched.chunks],
+        "codelist": resolved.region_codelist,
+        "codelists": dict(resolved.codelists),
+        "limits": fetched.limits.record() if fetched.limits else None,
+        "regions": len(resolved.regions),
+        "selection": {k: list(v) for k, v in resolved.others.items()},
+        "resolved_by_label": {k: dict(v) for k, v in resolved.by_label.items()},
+        "sha256": [r["sha256"] for r in responses],
+        "perturbation": perturbation(year),
+        "responses": responses,
     }
 
 
@@ -185,9 +219,11 @@ def read_file_source(source: FileSource, year: int) -> FetchedSource:
         "sha256": sha256_hex(raw),
         "description": source.description,
         "confirmed": source.confirmed,
+        "division": division_of(source.vintage),
         "vintage": source.vintage,
         "columns": dict(source.columns),
         "rows": len(table),
+        "perturbation": perturbation(year),
     }
     return FetchedSource(
         SourceFrame(source.name, str(source.path), source.vintage, frame, labels), record
@@ -253,7 +289,9 @@ def _file_long_frame(source: FileSource, table: pd.DataFrame, year: int) -> pd.D
     for column in (c for c in COUNT_COLUMNS if c in source.columns):
         raw = table[source.columns[column]]
         text = raw.astype(str).str.strip()
-        blank = raw.isna() | text.isin(SUPPRESSED_STATUSES | {"", "nan", "<NA>"})
+        nil = text.map(is_nil_symbol).astype(bool)
+        text = text.where(~nil, "0")
+        blank = raw.isna() | text.isin({"", "nan", "<NA>"}) | text.map(is_suppression_symbol)
         values = pd.to_numeric(text.where(~blank), errors="coerce")
         bad = table.loc[values.isna() & ~blank, source.columns["area_code"]].tolist()
         if bad:
@@ -268,18 +306,23 @@ def _file_long_frame(source: FileSource, table: pd.DataFrame, year: int) -> pd.D
                     YEAR: year,
                     MEASURE: column,
                     VALUE: pd.array(values, dtype="Float64"),
-                    STATUS: pd.array([".." if b else None for b in blank], dtype="string"),
+                    STATUS: pd.array(_statuses(blank, nil), dtype="string"),
                 }
             )
         )
     return pd.concat(parts, ignore_index=True)
 
 
+def _statuses(blank: pd.Series, nil: pd.Series) -> list[str | None]:
+    """`..` for a cell without a figure, `-` for a true zero, else none."""
+    return [".." if b else NIL_SYMBOL if n else None for b, n in zip(blank, nil, strict=True)]
+
+
 def fetch_source(source: Source, *, client: PxWebClient, year: int) -> FetchedSource:
     """Fetch (or replay) one source, PxWeb table or file."""
     if isinstance(source, PxWebSource):
         fetched = fetch_table(client, source, year)
-        return FetchedSource(pxweb_source_frame(fetched), pxweb_record(fetched))
+        return FetchedSource(pxweb_source_frame(fetched), pxweb_record(fetched, year))
     return read_file_source(source, year)
 
 
@@ -319,6 +362,8 @@ def build_manifest(
         "base_url": client.base_url,
         "offline": client.offline,
         "cache_dir": str(client.cache.root),
+        "limits": client.limits.record(),
+        "perturbation": perturbation(config.year),
         "sources": [f.record for f in fetched],
         "suppressed": report.suppressed,
         "output": dict(output),
@@ -376,6 +421,8 @@ def prepare(
     if manifest is not None and base_url is None:
         base_url = manifest.get("base_url")
     client = open_client(config, offline=offline, cache_dir=cache_dir, base_url=base_url, pins=pins)
+    if any(isinstance(s, PxWebSource) for s in config.sources.values()):
+        client.load_limits(manifest.get("limits") if manifest is not None else None)
     return config, client, manifest
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,15 +12,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# Status symbols that mean "no usable figure" in PxWeb output: `..` not available or
-# suppressed, `...` not yet available, `.` not applicable. A null value is also suppressed.
-SUPPRESSED_STATUSES: frozenset[str] = frozenset({"..", "...", "."})
+# PC-Axis data symbols as PxWeb's JSON-stat2 output carries them in `status`, keyed by the
+# cell's index: a run of dots (`.`, `..`, `...`, `....` and longer) marks a cell without a usable
+# figure (not applicable, suppressed, not yet available); `-` is the "nil" symbol, a true zero
+# whose value is sent as null. Any other status on a cell with a value is a note on it.
+NIL_SYMBOL = "-"
+DOT_RUN = re.compile(r"^\.+$")
+SUPPRESSED_STATUSES: frozenset[str] = frozenset({".", "..", "...", "....", ".....", "......"})
+MISSING_SYMBOL = ".."
 VALUE_COLUMN = "value"
 STATUS_COLUMN = "status"
 
 
 class JsonStatError(ValueError):
     """A response is not a well-formed JSON-stat 2.0 dataset."""
+
+
+def is_suppression_symbol(symbol: str | None) -> bool:
+    """True for a run of dots, the PC-Axis symbols of a cell with no usable figure."""
+    return symbol is not None and bool(DOT_RUN.match(symbol.strip()))
+
+
+def is_nil_symbol(symbol: str | None) -> bool:
+    """True for `-`, the PC-Axis symbol of a true zero."""
+    return symbol is not None and symbol.strip() == NIL_SYMBOL
 
 
 @dataclass(frozen=True)
@@ -36,6 +52,12 @@ class Dimension:
     def eliminable(self) -> bool:
         """Whether the API lets a selection leave this variable out."""
         return bool(self.extension.get("elimination", False))
+
+    @property
+    def codelists(self) -> tuple[str, ...]:
+        """Ids of the codelists the table offers for this variable (`extension.codelists`)."""
+        found = self.extension.get("codelists") or ()
+        return tuple(str(c["id"]) for c in found if isinstance(c, Mapping) and "id" in c)
 
 
 @dataclass(frozen=True)
@@ -59,7 +81,7 @@ class Dataset:
 
     @property
     def geo_variable(self) -> str | None:
-        """The dimension with role `geo`, if any."""
+        """The dimension with role `geo`, if any (absent for most tables; never required)."""
         return next(iter(self.roles.get("geo", ())), None)
 
     def to_frame(self) -> pd.DataFrame:
@@ -85,14 +107,17 @@ def _code_columns(dataset: Dataset) -> dict[str, np.ndarray]:
 
 
 def _cell_values(dataset: Dataset) -> tuple[list[float | None], list[str | None]]:
-    """Values with suppressed cells set to None, and each cell's status symbol."""
+    """Each cell's value and status: `-` is a true zero, dots or a null value are no figure."""
     values: list[float | None] = []
     statuses: list[str | None] = []
     for index, value in enumerate(dataset.values or ()):
         symbol = dataset.status.get(index)
-        if value is None or (symbol is not None and symbol in SUPPRESSED_STATUSES):
+        if is_nil_symbol(symbol):
+            values.append(0.0 if value is None else value)
+            statuses.append(NIL_SYMBOL)
+        elif value is None or is_suppression_symbol(symbol):
             values.append(None)
-            statuses.append(symbol if symbol is not None else "..")
+            statuses.append(symbol if symbol is not None else MISSING_SYMBOL)
         else:
             values.append(value)
             statuses.append(symbol)
@@ -121,7 +146,10 @@ def load_dataset(raw: bytes | str | Mapping[str, Any], *, context: str) -> Datas
         roles={k: tuple(v) for k, v in (document.get("role") or {}).items()},
         table_id=((document.get("extension") or {}).get("px") or {}).get("tableid"),
         values=values,
-        status=_parse_status(document.get("status"), math.prod(sizes), context),
+        status={
+            **_value_slot_symbols(document.get("value")),
+            **_parse_status(document.get("status"), math.prod(sizes), context),
+        },
     )
 
 
@@ -192,6 +220,17 @@ def _parse_values(raw: Any, cells: int, context: str) -> tuple[float | None, ...
             f"{context}: `value` has {len(raw)} cells but the sizes multiply to {cells}"
         )
     return tuple(_as_number(v) for v in raw)
+
+
+def _value_slot_symbols(raw: Any) -> dict[int, str]:
+    """Symbols such as `-` or `..` sent in place of a value, by cell position."""
+    if isinstance(raw, Mapping):
+        items = ((int(k), v) for k, v in raw.items())
+    elif isinstance(raw, Sequence) and not isinstance(raw, str):
+        items = enumerate(raw)
+    else:
+        return {}
+    return {i: v.strip() for i, v in items if isinstance(v, str) and _as_number(v) is None}
 
 
 def _as_number(value: Any) -> float | None:

@@ -1,19 +1,25 @@
 """A small client for Statistics Sweden's PxWeb API v2, JSON-stat2 responses, cached on disk.
 
 Endpoints used (PxWeb API 2.0):
+    GET  {base}/config                                            the live limits
     GET  {base}/tables/{id}/metadata?lang=sv                      the table's dimensions, `updated`
     POST {base}/tables/{id}/data?lang=sv&outputFormat=json-stat2  body {"selection": [...]}
 
-The client keeps to the API's published limits: at most `max_calls` requests per
-`window_seconds` (30 per 10 s) and at most `max_cells` cells per request (150,000; the region
-list is split into chunks to stay under it). HTTP 429 waits for `Retry-After`; 5xx responses and
-connection errors are retried with exponential back-off.
+The limits are read from `GET /config` at run time (`maxDataCells`, `maxCallsPerTimeWindow`,
+`timeWindow`); the numbers in the sources file are a fallback for a server that does not serve
+them. The client keeps to them: at most that many requests per window and cells per request (the
+region list is split into chunks to stay under it, and a chunk the server still finds too large,
+HTTP 400 "Too many cells selected", is split in two). HTTP 429, which the rate limiter may send as
+plain text, waits for `Retry-After`; 5xx responses and connection errors are retried with
+exponential back-off. Problem bodies are `{"type", "title", "status"}`, mostly without `detail`.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
 import math
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,10 +31,13 @@ import httpx
 from .assemble import LEVEL_PATTERNS, split_vintage
 from .cache import CacheEntry, CacheMissError, CanonicalRequest, ResponseCache
 from .config import ApiSettings, PxWebSource
-from .jsonstat import Dataset, load_dataset
+from .jsonstat import Dataset, Dimension, load_dataset
 
 OUTPUT_FORMAT = "json-stat2"
 USER_AGENT = "areascreen (segregation-grant area screening)"
+CONFIG_TABLE = "config"
+TOO_MANY_CELLS = "too many cells selected"
+AREA_CODELIST = re.compile(r"^vs_(DeSO|RegSO)\d{4}$")
 
 
 class PxWebError(RuntimeError):
@@ -45,6 +54,73 @@ class PxWebHTTPError(PxWebError):
 
 class PxWebSelectionError(PxWebError):
     """A configured selection does not fit the table's metadata or the cell limit."""
+
+
+class PxWebTooManyCells(PxWebHTTPError):
+    """The server refused a request as too large (HTTP 400 "Too many cells selected")."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits a run keeps to, and where they came from (server, cache, pin or fallback)."""
+
+    max_cells: int
+    max_calls: int
+    window_seconds: float
+    origin: str
+    note: str = ""
+
+    @classmethod
+    def configured(cls, settings: ApiSettings, note: str = "") -> Limits:
+        """The sources file's numbers, used when the server does not say."""
+        return cls(
+            settings.max_cells, settings.max_calls, settings.window_seconds, "configured", note
+        )
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any], origin: str) -> Limits:
+        """Limits as a manifest recorded them."""
+        return cls(
+            int(record["max_cells"]),
+            int(record["max_calls"]),
+            float(record["window_seconds"]),
+            origin,
+            str(record.get("note", "")),
+        )
+
+    def record(self) -> dict[str, Any]:
+        """What the manifest keeps."""
+        return {
+            "max_cells": self.max_cells,
+            "max_calls": self.max_calls,
+            "window_seconds": self.window_seconds,
+            "origin": self.origin,
+            "note": self.note,
+        }
+
+
+def limits_from_config(body: bytes, settings: ApiSettings, origin: str) -> Limits:
+    """Limits from a `GET /config` body; a missing or zero number falls back to the setting."""
+    try:
+        config = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return Limits.configured(settings, f"/config is not JSON ({exc})")
+    if not isinstance(config, Mapping):
+        return Limits.configured(settings, "/config is not a JSON object")
+    fallback = []
+
+    def number(key: str, default: float) -> float:
+        value = config.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            return value
+        fallback.append(key)
+        return default
+
+    cells = number("maxDataCells", settings.max_cells)
+    calls = number("maxCallsPerTimeWindow", settings.max_calls)
+    window = number("timeWindow", settings.window_seconds)
+    note = f"configured value used for {', '.join(fallback)}" if fallback else ""
+    return Limits(int(cells), int(calls), float(window), origin, note)
 
 
 class RateLimiter:
@@ -148,6 +224,7 @@ class PxWebClient:
         )
         self._http: httpx.Client | None = None
         self.requests_sent = 0
+        self.limits = Limits.configured(settings)
 
     def __enter__(self) -> PxWebClient:
         """Use as a context manager."""
@@ -162,6 +239,35 @@ class PxWebClient:
         if self._http is not None:
             self._http.close()
             self._http = None
+
+    def config_url(self) -> str:
+        """URL of the API's configuration."""
+        return f"{self.base_url}/config"
+
+    def use_limits(self, limits: Limits) -> Limits:
+        """Keep to these limits from now on."""
+        self.limits = limits
+        self._limiter.max_calls = limits.max_calls
+        self._limiter.window_seconds = limits.window_seconds
+        return limits
+
+    def load_limits(self, pinned: Mapping[str, Any] | None = None) -> Limits:
+        """The limits of this run: pinned, else the server's (cached offline), else configured."""
+        if pinned:
+            return self.use_limits(Limits.from_record(pinned, "pinned"))
+        request = CanonicalRequest.build("GET", self.config_url())
+        if self.offline:
+            entry = self.cache.latest(request.key)
+            if entry is None:
+                note = "offline and no cached /config"
+                return self.use_limits(Limits.configured(self.settings, note))
+            return self.use_limits(limits_from_config(entry.body, self.settings, "cache"))
+        outcome = self._attempt(request, CONFIG_TABLE, raise_client_errors=False)
+        if not isinstance(outcome, bytes):
+            note = f"GET /config failed: {outcome.failure}"
+            return self.use_limits(Limits.configured(self.settings, note))
+        self.cache.store(request, outcome, table_id=CONFIG_TABLE, updated=None)
+        return self.use_limits(limits_from_config(outcome, self.settings, "server"))
 
     def table_url(self, table_id: str, endpoint: str) -> str:
         """URL of a table endpoint (`metadata` or `data`)."""
@@ -248,7 +354,9 @@ class PxWebClient:
             backoff = self.settings.backoff_base_seconds * 2 ** (attempt - 1)
             self._sleep(backoff if outcome.wait is None else outcome.wait)
 
-    def _attempt(self, request: CanonicalRequest, table_id: str) -> bytes | _Retry:
+    def _attempt(
+        self, request: CanonicalRequest, table_id: str, *, raise_client_errors: bool = True
+    ) -> bytes | _Retry:
         """One try: the body on success, else what failed and how long the server asks to wait."""
         self.requests_sent += 1
         try:
@@ -263,9 +371,13 @@ class PxWebClient:
         if status == 429:
             wait = retry_after_seconds(response.headers.get("Retry-After"))
             return _Retry(f"HTTP 429 Too Many Requests (Retry-After {wait} s)", wait)
-        if status >= 500:
-            return _Retry(f"HTTP {status} {_problem(response)}")
-        raise PxWebHTTPError(f"{_context(table_id, request)}: HTTP {status} {_problem(response)}")
+        problem = _problem(response)
+        if status >= 500 or not raise_client_errors:
+            return _Retry(f"HTTP {status} {problem}")
+        message = f"{_context(table_id, request)}: HTTP {status} {problem}"
+        if status in (400, 403) and TOO_MANY_CELLS in problem.lower():
+            raise PxWebTooManyCells(message)
+        raise PxWebHTTPError(message)
 
 
 @dataclass(frozen=True)
@@ -282,14 +394,16 @@ def _context(table_id: str, request: CanonicalRequest) -> str:
 
 
 def _problem(response: httpx.Response) -> str:
-    """The title and detail of an RFC 7807 problem body, or the start of the text."""
+    """Title and (rarely present) detail of a problem body, or the start of a plain-text body."""
     try:
         problem = response.json()
     except ValueError:
-        return response.text[:200]
-    if isinstance(problem, dict):
-        return " - ".join(str(problem[k]) for k in ("title", "detail") if problem.get(k))
-    return response.text[:200]
+        return response.text.strip()[:200]
+    if not isinstance(problem, dict):
+        return response.text.strip()[:200]
+    parts = [str(problem[k]) for k in ("title", "detail") if problem.get(k)]
+    unique = list(dict.fromkeys(parts))
+    return " - ".join(unique) or response.text.strip()[:200]
 
 
 # --- selecting and chunking -------------------------------------------------------------------
@@ -297,25 +411,67 @@ def _problem(response: httpx.Response) -> str:
 
 @dataclass(frozen=True)
 class ResolvedSelection:
-    """A source's selection checked against the table: region codes and every other variable."""
+    """A source's selection checked against the table: region codes and every other variable.
+
+    `codelists` are those sent with the selection (the configured ones and, for the region, the
+    codelist of the source's division when the table offers it); `by_label` maps a value given by
+    its label in the sources file to the code the table has for it.
+    """
 
     region_variable: str
     time_variable: str
     regions: tuple[str, ...]
     others: dict[str, tuple[str, ...]] = field(default_factory=dict)
     order: tuple[str, ...] = ()
+    codelists: Mapping[str, str] = field(default_factory=dict)
+    by_label: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def cells_per_region(self) -> int:
         """Cells each region adds to a request."""
         return math.prod(len(values) for values in self.others.values())
 
+    @property
+    def region_codelist(self) -> str | None:
+        """The codelist the region codes are selected through, if any."""
+        return self.codelists.get(self.region_variable)
+
+
+def _holds_areas(dimension: Dimension) -> bool:
+    """A variable of DeSO/RegSO areas: an area codelist, or codes shaped like area codes."""
+    if any(AREA_CODELIST.match(c) for c in dimension.codelists):
+        return True
+    patterns = LEVEL_PATTERNS.values()
+    return any(p.match(split_vintage(code)[0]) for code in dimension.codes for p in patterns)
+
+
+def find_region_variable(source: PxWebSource, meta: Dataset) -> str:
+    """The configured region variable, else the one variable holding area codes (not role.geo)."""
+    if source.region_variable:
+        _require_dimension(source, meta, source.region_variable, "region variable")
+        return source.region_variable
+    found = [var for var in meta.ids if _holds_areas(meta.dimensions[var])]
+    if len(found) == 1:
+        return found[0]
+    what = "several variables with" if found else "no variable with"
+    raise PxWebSelectionError(
+        f"Table {source.table_id} ({source.name}) has {what} DeSO or RegSO codes "
+        f"({', '.join(found or meta.ids)}); set sources.{source.name}.region_variable"
+    )
+
+
+def region_codelist(source: PxWebSource, meta: Dataset, region_var: str) -> str | None:
+    """The configured region codelist, else `vs_<vintage>` when the table offers it."""
+    if region_var in source.codelists:
+        return source.codelists[region_var]
+    wanted = f"vs_{source.vintage}"
+    return wanted if wanted in meta.dimensions[region_var].codelists else None
+
 
 def resolve_selection(source: PxWebSource, meta: Dataset, year: int) -> ResolvedSelection:
     """Check a configured selection against metadata; fill region codes and the year."""
-    region_var = source.region_variable or meta.geo_variable or "Region"
+    region_var = find_region_variable(source, meta)
     time_var = meta.time_variable
-    _require_dimension(source, meta, region_var, "region variable")
     if time_var is None:
         raise PxWebSelectionError(
             f"Table {source.table_id} ({source.name}) has no dimension with role time"
@@ -323,7 +479,14 @@ def resolve_selection(source: PxWebSource, meta: Dataset, year: int) -> Resolved
     selection = dict(source.selection)
     if time_var not in selection:
         selection[time_var] = (str(year),)
+    unknown = sorted(set(selection) - set(meta.ids))
+    if unknown:
+        raise PxWebSelectionError(
+            f"Table {source.table_id} ({source.name}) has no variable(s) {', '.join(unknown)}; "
+            f"it has {', '.join(meta.ids)}"
+        )
     others: dict[str, tuple[str, ...]] = {}
+    by_label: dict[str, dict[str, str]] = {}
     for var in meta.ids:
         if var == region_var:
             continue
@@ -333,15 +496,52 @@ def resolve_selection(source: PxWebSource, meta: Dataset, year: int) -> Resolved
                 f"add sources.{source.name}.selection.{var} with some of "
                 f"{_sample(meta.dimensions[var].codes)}"
             )
-        others[var] = _ordered_values(source, meta, var, selection[var])
-    unknown = sorted(set(selection) - set(meta.ids))
-    if unknown:
-        raise PxWebSelectionError(
-            f"Table {source.table_id} ({source.name}) has no variable(s) {', '.join(unknown)}; "
-            f"it has {', '.join(meta.ids)}"
-        )
+        codes, labels = resolve_values(source, meta, var, selection[var])
+        others[var] = codes
+        if labels:
+            by_label[var] = labels
+    codelists = dict(source.codelists)
+    chosen = region_codelist(source, meta, region_var)
+    if chosen is not None:
+        codelists[region_var] = chosen
     regions = _select_regions(source, meta, region_var)
-    return ResolvedSelection(region_var, time_var, regions, others, meta.ids)
+    return ResolvedSelection(region_var, time_var, regions, others, meta.ids, codelists, by_label)
+
+
+def match_labels(dimension: Dimension, wanted: str) -> list[str]:
+    """Codes whose label is the wanted text (case and spacing ignored)."""
+    key = _normal(wanted)
+    return [code for code in dimension.codes if _normal(dimension.labels.get(code, "")) == key]
+
+
+def _normal(text: str) -> str:
+    """Lower case, single spaces."""
+    return " ".join(text.lower().split())
+
+
+def resolve_values(
+    source: PxWebSource, meta: Dataset, var: str, wanted: Sequence[str]
+) -> tuple[tuple[str, ...], dict[str, str]]:
+    """Selected values in table order; a value given by its (unique) label becomes its code."""
+    dimension = meta.dimensions[var]
+    by_label: dict[str, str] = {}
+    missing = []
+    for value in wanted:
+        if value in dimension.codes:
+            continue
+        matches = match_labels(dimension, value)
+        if len(matches) == 1:
+            by_label[value] = matches[0]
+        else:
+            missing.append(value)
+    if missing:
+        raise PxWebSelectionError(
+            f"Table {source.table_id} ({source.name}): {var} has no value(s) "
+            f"{', '.join(missing)} (neither as code nor as a unique label); "
+            f"available: {_sample(dimension.codes)}"
+        )
+    chosen = {by_label.get(v, v) for v in wanted}
+    return tuple(code for code in dimension.codes if code in chosen), by_label
 
 
 def _require_dimension(source: PxWebSource, meta: Dataset, var: str, what: str) -> None:
@@ -353,25 +553,11 @@ def _require_dimension(source: PxWebSource, meta: Dataset, var: str, what: str) 
         )
 
 
-def _ordered_values(
-    source: PxWebSource, meta: Dataset, var: str, wanted: Sequence[str]
-) -> tuple[str, ...]:
-    """Selected values, checked to exist, in the table's own order."""
-    codes = meta.dimensions[var].codes
-    missing = [v for v in wanted if v not in codes]
-    if missing:
-        raise PxWebSelectionError(
-            f"Table {source.table_id} ({source.name}): {var} has no value(s) "
-            f"{', '.join(missing)}; available: {_sample(codes)}"
-        )
-    return tuple(code for code in codes if code in set(wanted))
-
-
 def _select_regions(source: PxWebSource, meta: Dataset, region_var: str) -> tuple[str, ...]:
     """All codes of the area level and vintage, or the explicit list, in table order."""
     codes = meta.dimensions[region_var].codes
     if not isinstance(source.region, str):
-        return _ordered_values(source, meta, region_var, source.region)
+        return resolve_values(source, meta, region_var, source.region)[0]
     pattern = LEVEL_PATTERNS[source.region]
     parsed = [(code, *split_vintage(code)) for code in codes]
     level = [(code, vintage) for code, base, vintage in parsed if pattern.match(base)]
@@ -425,6 +611,7 @@ class TableFetch:
     metadata: Fetched
     resolved: ResolvedSelection
     chunks: tuple[Fetched, ...]
+    limits: Limits | None = None
 
     @property
     def updated(self) -> str | None:
@@ -436,13 +623,33 @@ def fetch_table(client: PxWebClient, source: PxWebSource, year: int) -> TableFet
     """Metadata, then the data in region chunks under the cell limit, in region order."""
     metadata = client.metadata(source.table_id, source.codelists)
     resolved = resolve_selection(source, metadata.dataset, year)
-    chunks = chunk_regions(resolved.regions, resolved.cells_per_region, client.settings.max_cells)
+    chunks = chunk_regions(resolved.regions, resolved.cells_per_region, client.limits.max_cells)
     fetched = tuple(
-        client.data(
-            source.table_id,
-            selection_body(resolved, chunk, source.codelists),
-            updated=metadata.dataset.updated,
-        )
+        part
         for chunk in chunks
+        for part in _fetch_chunk(client, source, resolved, chunk, metadata.dataset.updated)
     )
-    return TableFetch(source, metadata, resolved, fetched)
+    return TableFetch(source, metadata, resolved, fetched, client.limits)
+
+
+def _fetch_chunk(
+    client: PxWebClient,
+    source: PxWebSource,
+    resolved: ResolvedSelection,
+    regions: tuple[str, ...],
+    updated: str | None,
+) -> list[Fetched]:
+    """One chunk; if the server finds it too many cells, its two halves, in order."""
+    body = selection_body(resolved, regions, resolved.codelists)
+    try:
+        return [client.data(source.table_id, body, updated=updated)]
+    except PxWebTooManyCells as exc:
+        if len(regions) == 1:
+            raise PxWebSelectionError(
+                f"{exc}; one region alone is too many cells for the server"
+            ) from exc
+        half = len(regions) // 2
+        return [
+            *_fetch_chunk(client, source, resolved, regions[:half], updated),
+            *_fetch_chunk(client, source, resolved, regions[half:], updated),
+        ]
