@@ -27,8 +27,7 @@ def sql_text(step: str) -> str:
 
 def step_parameters(step: str) -> set[str]:
     """The `$name` parameters a step expects."""
-    without_comments = re.sub(r"--[^\n]*", "", sql_text(step))
-    return set(_PARAMETER.findall(without_comments))
+    return _names_in(sql_text(step))
 
 
 def run_step(con: duckdb.DuckDBPyConnection, step: str, **parameters: Any) -> None:
@@ -38,7 +37,14 @@ def run_step(con: duckdb.DuckDBPyConnection, step: str, **parameters: Any) -> No
         raise ValueError(
             f"sql/{step}.sql expects parameters {sorted(expected)}, got {sorted(parameters)}"
         )
-    con.execute(sql_text(step), parameters or None)
+    for statement in con.extract_statements(sql_text(step)):
+        named = _names_in(statement.query)
+        con.execute(statement.query, {k: v for k, v in parameters.items() if k in named} or None)
+
+
+def _names_in(query: str) -> set[str]:
+    """The `$name` parameters one statement uses."""
+    return set(_PARAMETER.findall(re.sub(r"--[^\n]*", "", query)))
 
 
 def fetch_table(con: duckdb.DuckDBPyConnection, name: str) -> pa.Table:

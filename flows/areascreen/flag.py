@@ -1,46 +1,178 @@
-"""Flag stage: rate, deviation and threshold crossing per area and criterion, then selection."""
+"""Flag stage: the ruleset's indicators and criteria as tables, joined with the areas in DuckDB.
+
+The rules are rows, not columns: one row per indicator, per criterion and per index component.
+The input's count columns are turned into one long table (area, indicator, numerator,
+denominator) in Arrow without copying the counts, so the SQL steps never name a criterion.
+"""
 
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from areascreen.db import run_step
+from areascreen.paths import MUNICIPALITIES_CSV
 from areascreen.ruleset import Ruleset
 
 
-def criteria_table(ruleset: Ruleset) -> pa.Table:
-    """The ruleset's criteria as a table, in the ruleset's order."""
+def indicators_table(ruleset: Ruleset) -> pa.Table:
+    """One row per indicator the ruleset uses, with its published national average if given."""
+    published = {
+        c.indicator.name: c.published_national_average
+        for c in ruleset.criteria
+        if c.published_national_average is not None
+    }
+    indicators = ruleset.indicators
     return pa.table(
         {
-            "position": pa.array(range(1, len(ruleset.criteria) + 1), pa.int32()),
-            "indicator": [c.indicator for c in ruleset.criteria],
-            "direction": [c.direction for c in ruleset.criteria],
-            "threshold": pa.array([c.threshold for c in ruleset.criteria], pa.float64()),
+            "indicator_id": pa.array(range(1, len(indicators) + 1), pa.int16()),
+            "indicator": [i.name for i in indicators],
+            "label": [i.label_en for i in indicators],
+            "numerator_column": [i.numerator for i in indicators],
+            "denominator_column": [i.denominator for i in indicators],
             "published_national_average": pa.array(
-                [c.published_national_average for c in ruleset.criteria], pa.float64()
+                [published.get(i.name) for i in indicators], pa.float64()
             ),
         }
     )
 
 
-def load_areas(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame | pa.Table) -> None:
-    """Put the validated input into the database as the typed `areas` table."""
-    con.register("input_areas", frame)
+def _indicator_ids(ruleset: Ruleset) -> dict[str, int]:
+    return {i.name: n for n, i in enumerate(ruleset.indicators, start=1)}
+
+
+def criteria_table(ruleset: Ruleset) -> pa.Table:
+    """One row per criterion: its indicator, direction and threshold (number and exact fraction)."""
+    ids = _indicator_ids(ruleset)
+    criteria = ruleset.criteria
+    return pa.table(
+        {
+            "criterion_id": pa.array(range(1, len(criteria) + 1), pa.int16()),
+            "criterion": pa.array([c.name for c in criteria], pa.string()),
+            "indicator_id": pa.array([ids[c.indicator.name] for c in criteria], pa.int16()),
+            "direction": pa.array([c.direction for c in criteria], pa.string()),
+            "kind": pa.array([c.threshold.kind for c in criteria], pa.string()),
+            "value": pa.array([c.threshold.value for c in criteria], pa.float64()),
+            "value_num": pa.array([c.threshold.exact.numerator for c in criteria], pa.int64()),
+            "value_den": pa.array([c.threshold.exact.denominator for c in criteria], pa.int64()),
+            "weighted": pa.array([c.threshold.weighted for c in criteria], pa.bool_()),
+            "required": pa.array([c.required for c in criteria], pa.bool_()),
+        }
+    )
+
+
+def index_components_table(ruleset: Ruleset) -> pa.Table:
+    """One row per component of the composite index (none when the ruleset has no index)."""
+    ids = _indicator_ids(ruleset)
+    components = ruleset.index.components if ruleset.index else ()
+    return pa.table(
+        {
+            "indicator_id": pa.array([ids[c.indicator.name] for c in components], pa.int16()),
+            "weight": pa.array([c.weight for c in components], pa.float64()),
+            "worse": pa.array([1 if c.direction == "above" else -1 for c in components], pa.int8()),
+        }
+    )
+
+
+def _as_arrow(frame: pd.DataFrame | pa.Table) -> pa.Table:
+    if isinstance(frame, pa.Table):
+        return frame
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def long_counts(table: pa.Table, ruleset: Ruleset, area_ids: pa.Array | None = None) -> pa.Table:
+    """One row per area and indicator: (area_id, indicator_id, numerator, denominator)."""
+    rows = table.num_rows
+    if area_ids is None:
+        area_ids = pa.array(np.arange(rows, dtype=np.int32))
+    pieces = []
+    for indicator_id, indicator in enumerate(ruleset.indicators, start=1):
+        pieces.append(
+            pa.table(
+                {
+                    "area_id": area_ids,
+                    "indicator_id": pa.array(np.full(rows, indicator_id, dtype=np.int16)),
+                    "numerator": table.column(indicator.numerator).cast(pa.int64()),
+                    "denominator": table.column(indicator.denominator).cast(pa.int64()),
+                }
+            )
+        )
+    schema = pa.schema(
+        [("area_id", pa.int32()), ("indicator_id", pa.int16()),
+         ("numerator", pa.int64()), ("denominator", pa.int64())]
+    )  # fmt: skip
+    if not pieces:
+        return schema.empty_table()
+    return pa.concat_tables([p.cast(schema) for p in pieces])
+
+
+def register_municipalities(con: duckdb.DuckDBPyConnection) -> None:
+    """Make the reference list of municipalities available as `municipalities`."""
+    relation = con.read_csv(str(MUNICIPALITIES_CSV), header=True, all_varchar=True)
+    con.register("municipalities", relation)
+
+
+def load_areas(
+    con: duckdb.DuckDBPyConnection,
+    frame: pd.DataFrame | pa.Table,
+    ruleset: Ruleset,
+    national_only: pd.DataFrame | pa.Table | None = None,
+) -> None:
+    """Put the validated input into the database as `areas` and `area_indicators`."""
+    table = _as_arrow(frame)
+    area_ids = pa.array(np.arange(table.num_rows, dtype=np.int32))
+    areas = pa.table(
+        {
+            "area_id": area_ids,
+            "area_code": table.column("area_code"),
+            "area_name": table.column("area_name"),
+            "municipality_code": table.column("municipality_code"),
+            "year": table.column("year"),
+            "population": table.column(ruleset.population_column),
+        }
+    )
+    extra = _as_arrow(national_only) if national_only is not None else None
+    extra_counts = long_counts(extra, ruleset) if extra is not None else long_counts(
+        table.slice(0, 0), ruleset
+    )
+    register_municipalities(con)
+    con.register("input_areas", areas)
+    con.register("indicator_counts", long_counts(table, ruleset, area_ids))
+    con.register("national_only_counts", extra_counts)
+    con.register("indicators", indicators_table(ruleset))
     run_step(con, "00_areas")
     con.unregister("input_areas")
+    con.unregister("indicator_counts")
 
 
 def flag_areas(con: duckdb.DuckDBPyConnection, ruleset: Ruleset) -> None:
-    """Compute national averages, per-criterion results and the selection of every area."""
+    """National and county averages, every area's criteria, its index, and its selection."""
+    selection = ruleset.selection
     con.register("criteria", criteria_table(ruleset))
+    con.register("index_components", index_components_table(ruleset))
     run_step(con, "05_macros")
-    run_step(con, "10_national_averages")
+    run_step(con, "10_national_averages", minimum_population=selection.minimum_population)
     run_step(
         con,
-        "20_area_results",
-        minimum_population=ruleset.minimum_population,
-        criteria_required=ruleset.criteria_required,
+        "20_area_criteria",
+        minimum_population=selection.minimum_population,
+        borderline_persons=selection.borderline_persons,
     )
-    run_step(con, "30_area_criteria")
+    index = ruleset.index
+    run_step(
+        con,
+        "30_area_index",
+        minimum_population=selection.minimum_population,
+        index_weighted=bool(index and index.weighted),
+        class_cuts=list(index.class_cuts) if index else [],
+    )
+    run_step(
+        con,
+        "40_area_results",
+        method=selection.method,
+        criteria_required=selection.criteria_required,
+        selected_classes=list(selection.selected_classes) or [0],
+        minimum_population=selection.minimum_population,
+    )

@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from fractions import Fraction
 
 import duckdb
 
 from areascreen.db import run_step
-from areascreen.paths import MUNICIPALITIES_CSV
 from areascreen.ruleset import Ruleset
-
-
-def register_municipalities(
-    con: duckdb.DuckDBPyConnection, path: Path = MUNICIPALITIES_CSV
-) -> None:
-    """Make the reference list of municipalities available as `municipalities`."""
-    relation = con.read_csv(str(path), header=True, all_varchar=True)
-    con.register("municipalities", relation)
 
 
 def roll_up(con: duckdb.DuckDBPyConnection, ruleset: Ruleset) -> None:
     """Sum selected areas per municipality and apply the municipality rule."""
-    register_municipalities(con)
+    rule = ruleset.municipality
+    share = rule.minimum_share_in_selected_areas
+    exact = Fraction(repr(share)) if share is not None else None
     run_step(
         con,
-        "40_municipality_results",
-        minimum_selected_areas=ruleset.minimum_selected_areas,
-        minimum_population_in_selected_areas=ruleset.minimum_population_in_selected_areas,
+        "50_municipality_results",
+        minimum_selected_areas=rule.minimum_selected_areas,
+        minimum_population_in_selected_areas=rule.minimum_population_in_selected_areas,
+        share_num=exact.numerator if exact is not None else None,
+        share_den=exact.denominator if exact is not None else None,
+        share_sd=rule.share_standard_deviations,
+        spread_sd=rule.index_spread_standard_deviations,
+        minimum_population=ruleset.selection.minimum_population,
     )
-    run_step(con, "50_eligible_municipalities")
+    run_step(con, "60_eligible_municipalities")
+    run_step(con, "70_publication")

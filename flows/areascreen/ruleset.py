@@ -1,4 +1,10 @@
-"""Rulesets: thresholds, selection rule, budget and allocation key, read from TOML and validated."""
+"""Rulesets: the year's method as data, read from TOML and validated on load.
+
+A ruleset names its area division and its indicators, states each criterion (an indicator, a
+direction and a threshold of one of several kinds), how areas are selected (criteria crossed, or
+the classes of a composite index), when a municipality is eligible, the budget and how it is
+shared. Every key is documented in docs/rulesets.md; errors name the file and the key.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +13,145 @@ import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from areascreen.contract import INDICATORS
+from areascreen import paths
+from areascreen.divisions import Division, load_division
 from areascreen.errors import RulesetError
+from areascreen.load import InputColumns
 
 DIRECTIONS = ("below", "above")
 ALLOCATION_METHODS = ("base_plus_population", "fixed_shares")
-SCHEMA_VERSION = 1
+SELECTION_METHODS = ("criteria", "index")
+SCHEMA_VERSION = 2
+IDENTIFIER_COLUMNS = ("area_code", "area_name", "municipality_code")
+# A fixed-number threshold is compared exactly on counts as a fraction p/q; q is limited so the
+# integer products stay far inside DuckDB's 128-bit range for counts up to the input gate's limit.
+MAX_THRESHOLD_DECIMALS = 9
+INDICATORS_TOML = paths.DATA_DIR / "indicators.toml"
+
+# Threshold kinds: the key holding the number, and what the number means.
+THRESHOLD_KINDS: dict[str, tuple[str, str]] = {
+    "absolute": ("value", "a rate in per cent"),
+    "national_ratio": ("ratio", "times the national average"),
+    "national_difference": ("points", "percentage points beyond the national average"),
+    "county_ratio": ("ratio", "times the county's average"),
+    "county_difference": ("points", "percentage points beyond the county's average"),
+    "standard_deviations": ("value", "standard deviations beyond the mean over areas"),
+    "rank_share_of_areas": ("share", "per cent of screened areas, worst first"),
+    "rank_population_share": ("share", "per cent of the screened population, worst areas first"),
+}
+EXACT_KINDS = frozenset(
+    {"absolute", "national_ratio", "national_difference", "county_ratio", "county_difference"}
+)
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """A rate in per cent: numerator / denominator, both counts of the input."""
+
+    name: str
+    label_en: str
+    label_sv: str
+    numerator: str
+    denominator: str
+    unit: str
+    description: str
+
+    def label(self, language: str = "en") -> str:
+        """The indicator's label in a language ('en' or 'sv')."""
+        return self.label_sv if language == "sv" else self.label_en
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Where a criterion's threshold lies; fixed-number kinds also hold the exact fraction."""
+
+    kind: str
+    value: float
+    exact: Fraction
+    weighted: bool = False
+
+    def describe(self, direction: str) -> str:
+        """The threshold in words, e.g. 'below 60 %' or 'above 2 × the national average'."""
+        number = f"{self.value:g}"
+        return {
+            "absolute": f"{direction} {number} %",
+            "national_ratio": f"{direction} {number} × the national average",
+            "national_difference": f"{direction} the national average by more than {number} pp",
+            "county_ratio": f"{direction} {number} × the county's average",
+            "county_difference": f"{direction} the county's average by more than {number} pp",
+            "standard_deviations": f"more than {number} standard deviations {direction} the "
+            + ("population-weighted " if self.weighted else "")
+            + "mean over areas",
+            "rank_share_of_areas": f"among the worst {number} % of areas",
+            "rank_population_share": f"among the worst areas holding {number} % of the population",
+        }[self.kind]
 
 
 @dataclass(frozen=True)
 class Criterion:
-    """One indicator compared with an area threshold."""
+    """One indicator compared with a threshold."""
 
-    indicator: str
+    name: str
+    indicator: Indicator
     direction: str
-    threshold: float
-    published_national_average: float
+    threshold: Threshold
+    published_national_average: float | None = None
+    required: bool = False
+
+    def describe(self) -> str:
+        """The criterion in words, e.g. 'Employment rate below 60 %'."""
+        return f"{self.indicator.label_en} {self.threshold.describe(self.direction)}"
+
+
+@dataclass(frozen=True)
+class IndexComponent:
+    """An indicator in the composite index: standardised, oriented so higher is worse, weighted."""
+
+    indicator: Indicator
+    weight: float
+    direction: str
+
+
+@dataclass(frozen=True)
+class CompositeIndex:
+    """A weighted sum of standardised indicators, cut into ordered classes."""
+
+    components: tuple[IndexComponent, ...]
+    weighted: bool
+    class_cuts: tuple[float, ...]
+    class_labels: tuple[str, ...]
+
+    @property
+    def classes(self) -> int:
+        """How many classes the cuts make."""
+        return len(self.class_cuts) + 1
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which areas are selected."""
+
+    method: str
+    criteria_required: int
+    selected_classes: tuple[int, ...]
+    minimum_population: int
+    borderline_persons: int
+
+
+@dataclass(frozen=True)
+class MunicipalityRule:
+    """When a municipality is eligible; every condition given must hold."""
+
+    minimum_selected_areas: int
+    minimum_population_in_selected_areas: int
+    minimum_share_in_selected_areas: float | None = None
+    share_standard_deviations: float | None = None
+    index_spread_standard_deviations: float | None = None
 
 
 @dataclass(frozen=True)
@@ -45,11 +171,13 @@ class Ruleset:
     name: str
     year: int
     description: str
+    source: str
+    division: Division
+    population_column: str
     criteria: tuple[Criterion, ...]
-    criteria_required: int
-    minimum_population: int
-    minimum_selected_areas: int
-    minimum_population_in_selected_areas: int
+    index: CompositeIndex | None
+    selection: Selection
+    municipality: MunicipalityRule
     budget_unit: str
     budget_per_year: Mapping[int, float]
     allocation: Allocation
@@ -66,17 +194,66 @@ class Ruleset:
             )
 
     @property
+    def indicators(self) -> tuple[Indicator, ...]:
+        """Every indicator the ruleset uses (criteria first, then the index), once each."""
+        used = [c.indicator for c in self.criteria]
+        if self.index is not None:
+            used += [c.indicator for c in self.index.components]
+        return tuple({i.name: i for i in used}.values())
+
+    @property
+    def input_columns(self) -> InputColumns:
+        """The input columns a run of this ruleset needs, and no others."""
+        counts = [self.population_column]
+        for indicator in self.indicators:
+            counts += [indicator.numerator, indicator.denominator]
+        return InputColumns(
+            text=IDENTIFIER_COLUMNS, integers=("year", *dict.fromkeys(counts))
+        )
+
+    @property
+    def minimum_population(self) -> int:
+        """Areas with fewer residents are not screened."""
+        return self.selection.minimum_population
+
+    @property
+    def criteria_required(self) -> int:
+        """How many of the criteria that are not required an area must cross."""
+        return self.selection.criteria_required
+
+    @property
+    def minimum_selected_areas(self) -> int:
+        """Selected areas a municipality needs."""
+        return self.municipality.minimum_selected_areas
+
+    @property
+    def minimum_population_in_selected_areas(self) -> int:
+        """Residents in selected areas a municipality needs."""
+        return self.municipality.minimum_population_in_selected_areas
+
+    @property
     def rule_text(self) -> str:
         """The selection rule in words."""
-        n = len(self.criteria)
-        if self.criteria_required == n:
-            return f"all {n} criteria crossed"
-        return f"at least {self.criteria_required} of {n} criteria crossed"
+        if self.selection.method == "index":
+            classes = ", ".join(str(c) for c in self.selection.selected_classes)
+            return f"composite index in class {classes} of {self.index.classes}"  # type: ignore[union-attr]
+        required = [c for c in self.criteria if c.required]
+        optional = len(self.criteria) - len(required)
+        k = self.selection.criteria_required
+        parts = []
+        if required:
+            parts.append(f"{len(required)} required criteria crossed")
+        if optional:
+            wanted = f"all {optional}" if k == optional else f"at least {k} of {optional}"
+            parts.append(wanted + (" other" if required else "") + " criteria crossed")
+        return " and ".join(parts)
 
 
-# A key's specification: (accepted types, required, extra check returning an error or None).
+# --- key specifications ----------------------------------------------------------------------
+
 Check = Callable[[Any], str | None]
 Spec = dict[str, tuple[tuple[type, ...], bool, Check | None]]
+NUMBER = (int, float)
 
 
 def _positive(value: Any) -> str | None:
@@ -104,32 +281,68 @@ def _at_least_one(value: Any) -> str | None:
     return None if value >= 1 else "must be 1 or more"
 
 
-NUMBER = (int, float)
+def _column_name(value: Any) -> str | None:
+    ok = value.isascii() and value[:1].isalpha() and value.replace("_", "a").isalnum()
+    return None if ok and value == value.lower() else "must be a column name like 'employed'"
+
+
 TOP_SPEC: Spec = {
     "schema_version": ((int,), True, _one_of((SCHEMA_VERSION,))),
     "name": ((str,), True, None),
     "year": ((int,), True, lambda y: None if 1900 <= y <= 2100 else "must be a year"),
     "description": ((str,), False, None),
+    "source": ((str,), False, None),
+    "division": ((str,), True, None),
+    "population_column": ((str,), False, _column_name),
+    "indicators": ((dict,), False, None),
+    "criteria": ((list,), False, None),
+    "index": ((dict,), False, None),
     "selection": ((dict,), True, None),
     "municipality": ((dict,), True, None),
-    "criteria": ((list,), True, lambda c: None if c else "must list at least one criterion"),
     "budget": ((dict,), True, None),
     "allocation": ((dict,), True, None),
     "quality": ((dict,), False, None),
 }
+INDICATOR_SPEC: Spec = {
+    "label_en": ((str,), True, None),
+    "label_sv": ((str,), True, None),
+    "numerator": ((str,), True, _column_name),
+    "denominator": ((str,), True, _column_name),
+    "unit": ((str,), True, _one_of(("percent",))),
+    "description": ((str,), True, None),
+}
+CRITERION_SPEC: Spec = {
+    "name": ((str,), False, _column_name),
+    "indicator": ((str,), True, None),
+    "direction": ((str,), True, _one_of(DIRECTIONS)),
+    "threshold": ((int, float, dict), True, None),
+    "published_national_average": (NUMBER, False, _percentage),
+    "required": ((bool,), False, None),
+}
+INDEX_SPEC: Spec = {
+    "components": ((list,), True, lambda c: None if c else "must list at least one component"),
+    "weighted": ((bool,), False, None),
+    "class_cuts": ((list,), True, lambda c: None if c else "must give at least one cut"),
+    "class_labels": ((list,), False, None),
+}
+COMPONENT_SPEC: Spec = {
+    "indicator": ((str,), True, None),
+    "weight": (NUMBER, False, _positive),
+    "direction": ((str,), True, _one_of(DIRECTIONS)),
+}
 SELECTION_SPEC: Spec = {
-    "criteria_required": ((str, int), True, None),
+    "method": ((str,), False, _one_of(SELECTION_METHODS)),
+    "criteria_required": ((str, int), False, None),
+    "selected_classes": ((list,), False, None),
     "minimum_population": ((int,), True, _non_negative),
+    "borderline_persons": ((int,), False, _non_negative),
 }
 MUNICIPALITY_SPEC: Spec = {
     "minimum_selected_areas": ((int,), True, _at_least_one),
     "minimum_population_in_selected_areas": ((int,), False, _non_negative),
-}
-CRITERION_SPEC: Spec = {
-    "indicator": ((str,), True, _one_of(tuple(INDICATORS))),
-    "direction": ((str,), True, _one_of(DIRECTIONS)),
-    "threshold": (NUMBER, True, _percentage),
-    "published_national_average": (NUMBER, True, _percentage),
+    "minimum_share_in_selected_areas": (NUMBER, False, _percentage),
+    "share_standard_deviations": (NUMBER, False, None),
+    "index_spread_standard_deviations": (NUMBER, False, None),
 }
 BUDGET_SPEC: Spec = {
     "unit": ((str,), True, None),
@@ -157,7 +370,7 @@ def _take(table: Mapping[str, Any], spec: Spec, where: str, source: Path) -> dic
                 raise RulesetError(f"{source}: missing key {where}{key}")
             continue
         value = table[key]
-        if isinstance(value, bool) or not isinstance(value, types):
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
             wanted = " or ".join(_type_name(t) for t in types)
             raise RulesetError(f"{source}: {where}{key} must be {wanted}, got {value!r}")
         problem = check(value) if check else None
@@ -167,42 +380,263 @@ def _take(table: Mapping[str, Any], spec: Spec, where: str, source: Path) -> dic
 
 
 def _type_name(kind: type) -> str:
-    return {str: "text", int: "an integer", float: "a number", dict: "a table", list: "a list"}[
-        kind
-    ]
+    return {
+        str: "text",
+        int: "an integer",
+        float: "a number",
+        dict: "a table",
+        list: "a list",
+        bool: "true or false",
+    }[kind]
 
 
-def _criteria(items: list[Any], source: Path) -> tuple[Criterion, ...]:
+# --- indicators -----------------------------------------------------------------------------
+
+
+def _indicator(name: str, values: Mapping[str, Any], where: str, source: Path) -> Indicator:
+    if _column_name(name):
+        raise RulesetError(f"{source}: {where}: an indicator name must be like 'employment_rate'")
+    checked = _take(values, INDICATOR_SPEC, f"{where}.", source)
+    return Indicator(name=name, **checked)
+
+
+def load_catalogue(path: Path = INDICATORS_TOML) -> dict[str, Indicator]:
+    """The indicator catalogue, `data/indicators.toml`."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise RulesetError(f"{path}: not a readable indicator catalogue: {error}") from error
+    catalogue = {}
+    for name, values in document.items():
+        if not isinstance(values, dict):
+            raise RulesetError(f"{path}: {name} must be a table")
+        catalogue[name] = _indicator(name, values, name, path)
+    return catalogue
+
+
+def _indicators(defined: Mapping[str, Any], source: Path) -> dict[str, Indicator]:
+    """The catalogue plus the ruleset's own indicators (which may not redefine a catalogue one)."""
+    catalogue = load_catalogue()
+    for name, values in defined.items():
+        where = f"indicators.{name}"
+        if not isinstance(values, dict):
+            raise RulesetError(f"{source}: {where} must be a table")
+        if name in catalogue:
+            raise RulesetError(
+                f"{source}: {where} is already in the catalogue ({INDICATORS_TOML.name}); "
+                "use it by name or give yours another name"
+            )
+        catalogue[name] = _indicator(name, values, where, source)
+    return catalogue
+
+
+def _find_indicator(
+    name: str, indicators: Mapping[str, Indicator], where: str, source: Path
+) -> Indicator:
+    if name not in indicators:
+        known = ", ".join(sorted(indicators))
+        raise RulesetError(
+            f"{source}: {where}indicator {name!r} is neither in the catalogue nor defined in "
+            f"[indicators]; known indicators: {known}"
+        )
+    return indicators[name]
+
+
+# --- thresholds and criteria ----------------------------------------------------------------
+
+
+def exact_decimal(value: float | int, where: str, source: Path) -> Fraction:
+    """A number as written in the ruleset, as the exact fraction it denotes (33.33334 exactly)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RulesetError(f"{source}: {where} must be a finite number, got {value!r}")
+    written = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    exponent = written.as_tuple().exponent
+    decimals = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    if decimals > MAX_THRESHOLD_DECIMALS:
+        raise RulesetError(
+            f"{source}: {where} has {decimals} decimals; at most {MAX_THRESHOLD_DECIMALS} are "
+            f"compared exactly, got {value!r}"
+        )
+    return Fraction(written)
+
+
+def _threshold(value: Any, where: str, source: Path) -> Threshold:
+    """A threshold: a bare number is an absolute rate; a table names its kind."""
+    if not isinstance(value, dict):
+        value = {"kind": "absolute", "value": value}
+    kind = value.get("kind")
+    if kind not in THRESHOLD_KINDS:
+        kinds = ", ".join(THRESHOLD_KINDS)
+        raise RulesetError(f"{source}: {where}.kind must be one of {kinds}, got {kind!r}")
+    key, meaning = THRESHOLD_KINDS[kind]
+    spec: Spec = {"kind": ((str,), True, None), key: (NUMBER, True, None)}
+    if kind == "standard_deviations":
+        spec["weighted"] = ((bool,), True, None)
+    values = _take(value, spec, f"{where}.", source)
+    number = values[key]
+    problem = _threshold_problem(kind, number)
+    if problem:
+        raise RulesetError(f"{source}: {where}.{key} ({meaning}) {problem}, got {number!r}")
+    return Threshold(
+        kind=kind,
+        value=float(number),
+        exact=exact_decimal(number, f"{where}.{key}", source),
+        weighted=bool(values.get("weighted", False)),
+    )
+
+
+def _threshold_problem(kind: str, number: float) -> str | None:
+    if kind == "absolute" or kind.startswith("rank_"):
+        return _percentage(number)
+    if kind.endswith("_ratio"):
+        return _positive(number)
+    if kind.endswith("_difference"):
+        return None if -100 <= number <= 100 else "must be between -100 and 100"
+    return None if -10 <= number <= 10 else "must be between -10 and 10"
+
+
+def _criteria(
+    items: list[Any], indicators: Mapping[str, Indicator], source: Path
+) -> tuple[Criterion, ...]:
     criteria = []
     for position, item in enumerate(items, start=1):
         where = f"criteria[{position}]."
         if not isinstance(item, dict):
             raise RulesetError(f"{source}: criteria[{position}] must be a table")
         values = _take(item, CRITERION_SPEC, where, source)
+        indicator = _find_indicator(values["indicator"], indicators, where, source)
+        average = values.get("published_national_average")
         criteria.append(
             Criterion(
-                indicator=values["indicator"],
+                name=values.get("name", indicator.name),
+                indicator=indicator,
                 direction=values["direction"],
-                threshold=float(values["threshold"]),
-                published_national_average=float(values["published_national_average"]),
+                threshold=_threshold(values["threshold"], f"{where}threshold", source),
+                published_national_average=None if average is None else float(average),
+                required=values.get("required", False),
             )
         )
-    names = [c.indicator for c in criteria]
+    names = [c.name for c in criteria]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise RulesetError(f"{source}: criteria.indicator repeated: {', '.join(repeated)}")
+        raise RulesetError(
+            f"{source}: criteria name repeated: {', '.join(repeated)} (give each criterion on "
+            "the same indicator its own name)"
+        )
     return tuple(criteria)
 
 
-def _criteria_required(value: str | int, n_criteria: int, source: Path) -> int:
+# --- index, selection, municipality ---------------------------------------------------------
+
+
+def _index(
+    values: Mapping[str, Any] | None, indicators: Mapping[str, Indicator], source: Path
+) -> CompositeIndex | None:
+    if values is None:
+        return None
+    checked = _take(values, INDEX_SPEC, "index.", source)
+    components = []
+    for position, item in enumerate(checked["components"], start=1):
+        where = f"index.components[{position}]."
+        if not isinstance(item, dict):
+            raise RulesetError(f"{source}: index.components[{position}] must be a table")
+        component = _take(item, COMPONENT_SPEC, where, source)
+        indicator = _find_indicator(component["indicator"], indicators, where, source)
+        components.append(
+            IndexComponent(indicator, float(component.get("weight", 1.0)), component["direction"])
+        )
+    cuts = checked["class_cuts"]
+    if any(isinstance(c, bool) or not isinstance(c, NUMBER) for c in cuts) or cuts != sorted(
+        set(cuts)
+    ):
+        raise RulesetError(
+            f"{source}: index.class_cuts must be increasing numbers (standard deviations), "
+            f"got {cuts!r}"
+        )
+    labels = checked.get("class_labels", [str(n) for n in range(1, len(cuts) + 2)])
+    if len(labels) != len(cuts) + 1 or not all(isinstance(label, str) for label in labels):
+        raise RulesetError(
+            f"{source}: index.class_labels must give {len(cuts) + 1} labels (one per class)"
+        )
+    return CompositeIndex(
+        tuple(components), checked.get("weighted", False), tuple(map(float, cuts)), tuple(labels)
+    )
+
+
+def _selection(
+    values: Mapping[str, Any],
+    criteria: tuple[Criterion, ...],
+    index: CompositeIndex | None,
+    source: Path,
+) -> Selection:
+    checked = _take(values, SELECTION_SPEC, "selection.", source)
+    method = checked.get("method", "criteria")
+    optional = sum(not c.required for c in criteria)
+    required = 0
+    classes: tuple[int, ...] = ()
+    if method == "criteria":
+        if not criteria:
+            raise RulesetError(f"{source}: selection by criteria needs at least one [[criteria]]")
+        required = _criteria_required(checked.get("criteria_required", "all"), optional, source)
+    else:
+        if index is None:
+            raise RulesetError(f'{source}: selection.method = "index" needs an [index] table')
+        classes = _selected_classes(checked.get("selected_classes"), index, source)
+    return Selection(
+        method=method,
+        criteria_required=required,
+        selected_classes=classes,
+        minimum_population=checked["minimum_population"],
+        borderline_persons=checked.get("borderline_persons", 0),
+    )
+
+
+def _criteria_required(value: str | int, optional: int, source: Path) -> int:
     if value == "all":
-        return n_criteria
-    if isinstance(value, int) and 1 <= value <= n_criteria:
+        return optional
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= optional:
         return value
     raise RulesetError(
-        f'{source}: selection.criteria_required must be "all" or a number from 1 to '
-        f"{n_criteria}, got {value!r}"
+        f'{source}: selection.criteria_required must be "all" or a number from 0 to '
+        f"{optional} (the criteria that are not required), got {value!r}"
     )
+
+
+def _selected_classes(value: Any, index: CompositeIndex, source: Path) -> tuple[int, ...]:
+    valid = isinstance(value, list) and value and all(
+        isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= index.classes for c in value
+    )
+    if not valid:
+        raise RulesetError(
+            f"{source}: selection.selected_classes must list class numbers from 1 to "
+            f"{index.classes}, got {value!r}"
+        )
+    return tuple(sorted(set(value)))
+
+
+def _municipality(
+    values: Mapping[str, Any], index: CompositeIndex | None, source: Path
+) -> MunicipalityRule:
+    checked = _take(values, MUNICIPALITY_SPEC, "municipality.", source)
+    spread = checked.get("index_spread_standard_deviations")
+    if spread is not None and index is None:
+        raise RulesetError(
+            f"{source}: municipality.index_spread_standard_deviations needs an [index] table"
+        )
+    share = checked.get("minimum_share_in_selected_areas")
+    share_sd = checked.get("share_standard_deviations")
+    return MunicipalityRule(
+        minimum_selected_areas=checked["minimum_selected_areas"],
+        minimum_population_in_selected_areas=checked.get(
+            "minimum_population_in_selected_areas", 0
+        ),
+        minimum_share_in_selected_areas=None if share is None else float(share),
+        share_standard_deviations=None if share_sd is None else float(share_sd),
+        index_spread_standard_deviations=None if spread is None else float(spread),
+    )
+
+
+# --- budget and allocation ------------------------------------------------------------------
 
 
 def _budget(values: dict[str, Any], source: Path) -> dict[int, float]:
@@ -239,26 +673,38 @@ def _allocation(values: dict[str, Any], source: Path) -> Allocation:
     )
 
 
+# --- the whole ruleset ----------------------------------------------------------------------
+
+
 def parse_ruleset(document: Mapping[str, Any], source: Path, sha256: str = "") -> Ruleset:
     """Validate a parsed TOML document and build the ruleset."""
+    if document.get("schema_version") == 1:
+        raise RulesetError(
+            f"{source}: schema_version 1 is no longer read; write it as schema_version = 2 "
+            "(see docs/rulesets.md: add division = \"deso2018\"; thresholds stay as they are)"
+        )
     top = _take(document, TOP_SPEC, "", source)
-    selection = _take(top["selection"], SELECTION_SPEC, "selection.", source)
-    municipality = _take(top["municipality"], MUNICIPALITY_SPEC, "municipality.", source)
+    indicators = _indicators(top.get("indicators", {}), source)
+    criteria = _criteria(top.get("criteria", []), indicators, source)
+    index = _index(top.get("index"), indicators, source)
     budget = _take(top["budget"], BUDGET_SPEC, "budget.", source)
     allocation = _take(top["allocation"], ALLOCATION_SPEC, "allocation.", source)
     quality = _take(top.get("quality", {}), QUALITY_SPEC, "quality.", source)
-    criteria = _criteria(top["criteria"], source)
+    try:
+        division = load_division(top["division"])
+    except RulesetError as error:
+        raise RulesetError(f"{source}: division: {error}") from error
     return Ruleset(
         name=top["name"],
         year=top["year"],
         description=top.get("description", ""),
+        source=top.get("source", ""),
+        division=division,
+        population_column=top.get("population_column", "population"),
         criteria=criteria,
-        criteria_required=_criteria_required(selection["criteria_required"], len(criteria), source),
-        minimum_population=selection["minimum_population"],
-        minimum_selected_areas=municipality["minimum_selected_areas"],
-        minimum_population_in_selected_areas=municipality.get(
-            "minimum_population_in_selected_areas", 0
-        ),
+        index=index,
+        selection=_selection(top["selection"], criteria, index, source),
+        municipality=_municipality(top["municipality"], index, source),
         budget_unit=budget["unit"],
         budget_per_year=_budget(budget, source),
         allocation=_allocation(allocation, source),

@@ -1,0 +1,37 @@
+-- The published forms of the per-area tables, in area code order: area_results without the
+-- internal area_id, and area_criteria with the codes and indicator of each row.
+CREATE OR REPLACE VIEW published_area_results AS
+SELECT * EXCLUDE (area_id)
+FROM area_results
+ORDER BY area_code;
+
+CREATE OR REPLACE VIEW published_area_criteria AS
+SELECT
+    areas.area_code,
+    areas.municipality_code,
+    area_criteria.criterion_id AS position,
+    area_criteria.criterion,
+    indicators.indicator,
+    area_criteria.kind AS threshold_kind,
+    area_criteria.direction,
+    area_criteria.required,
+    area_criteria.numerator,
+    area_criteria.denominator,
+    area_criteria.rate,
+    area_criteria.threshold_rate AS threshold,
+    area_criteria.reference_average,
+    area_criteria.deviation_pp,
+    area_criteria.margin_pp,
+    area_criteria.margin_persons,
+    area_criteria.rank_position,
+    area_criteria.crossed,
+    area_criteria.borderline
+FROM area_criteria
+INNER JOIN areas ON areas.area_id = area_criteria.area_id
+INNER JOIN indicators ON indicators.indicator_id = area_criteria.indicator_id
+ORDER BY areas.area_code, area_criteria.criterion_id;
+
+CREATE OR REPLACE VIEW published_national_averages AS
+SELECT * EXCLUDE (indicator_id)
+FROM national_averages
+ORDER BY indicator_id;
