@@ -7,8 +7,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from areascreen.db import fetch_table, run_step
+from areascreen.errors import AreascreenError
 from areascreen.formatting import markdown_table
 
 PREVIOUS_TABLES = ("area_results", "municipality_results")
@@ -25,10 +27,22 @@ def find_previous_publication(reports_dir: Path, year: int) -> Path | None:
     return max(earlier, key=lambda folder: int(folder.name), default=None)
 
 
+def read_previous_table(previous: Path, name: str) -> pa.Table:
+    """One table of a previous publication, read by its exact path (never as a glob pattern)."""
+    path = previous / f"{name}.parquet"
+    try:
+        return pq.read_table(path)
+    except (OSError, pa.ArrowException) as error:
+        raise AreascreenError(
+            f"cannot read the previous publication's {path}: {error}; "
+            "move that publication aside or repair it, and run again"
+        ) from error
+
+
 def compare_with(con: duckdb.DuckDBPyConnection, previous: Path) -> dict[str, pa.Table]:
     """Compare this run's results, already in the database, with a previous publication."""
     for name in PREVIOUS_TABLES:
-        con.register(f"previous_{name}", con.read_parquet(str(previous / f"{name}.parquet")))
+        con.register(f"previous_{name}", read_previous_table(previous, name))
     run_step(con, "80_municipality_changes")
     run_step(con, "85_area_code_changes")
     return {name: fetch_table(con, name) for name in ("municipality_changes", "area_code_changes")}

@@ -1,0 +1,312 @@
+"""publication.xlsx: every published table as a sheet, typed for Excel, plus sheets that explain it.
+
+Codes and names are text (a code such as `0180` keeps its leading zero), counts are whole
+numbers, booleans are `yes`/`no`, and text that a spreadsheet would run as a formula is stored
+as text with Excel's quote prefix. The workbook is written with openpyxl in write-only mode, so
+memory stays flat however long a table is, and with fixed timestamps, so a rerun writes the same
+bytes. A table longer than a sheet can hold continues on further sheets; nothing is cut off.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import zipfile
+from datetime import datetime
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.writer.excel import ExcelWriter
+
+from areascreen.errors import AreascreenError
+
+WORKBOOK_NAME = "publication.xlsx"
+# Excel's limits: rows per sheet (the header included), columns, characters in a cell.
+EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_COLUMNS = 16_384
+EXCEL_MAX_CELL_TEXT = 32_767
+SHEET_NAME_LENGTH = 31
+SHEETS_SHEET = "sheets"
+COLUMNS_SHEET = "columns"
+# What a spreadsheet may take for the start of a formula (with the full-width forms).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# Characters XML cannot hold, and text that Excel would read as such an escape.
+_XML_ESCAPE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
+# Integers beyond this lose digits as Excel numbers (15 significant digits); written as text.
+EXACT_INTEGER_LIMIT = 10**15
+# Zip entries carry this time, so the workbook's bytes depend on its content only.
+FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+HEADER_FONT = Font(bold=True)
+_SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+
+Labels = Mapping[str, str]
+
+
+class WorkbookError(AreascreenError):
+    """A table cannot be written to the workbook as it is; the message says where and why."""
+
+
+def looks_like_formula(text: str) -> bool:
+    """True when a spreadsheet could take this text for a formula."""
+    return text.startswith(FORMULA_STARTS)
+
+
+def neutralise_formula(text: str) -> str:
+    """Text safe to open in a spreadsheet: formula-like text gets a leading apostrophe."""
+    return "'" + text if looks_like_formula(text) else text
+
+
+def _xml_text(text: str) -> str:
+    """Text as an Excel string: characters XML cannot hold written as Excel's `_xHHHH_`."""
+
+    def escape(match: re.Match[str]) -> str:
+        found = match.group(0)
+        return "_x005F" if found == "_" else f"_x{ord(found):04X}_"
+
+    return _XML_ESCAPE.sub(escape, text)
+
+
+def _sheet_name(workbook: Workbook, table: str, part: int) -> str:
+    """The sheet for part `part` (1-based) of a table, within Excel's 31 characters."""
+    suffix = "" if part == 1 else f" ({part})"
+    name = _SHEET_NAME_FORBIDDEN.sub("_", table)[: SHEET_NAME_LENGTH - len(suffix)] + suffix
+    if name.casefold() in (sheet.casefold() for sheet in workbook.sheetnames):
+        raise WorkbookError(f"{WORKBOOK_NAME}: two sheets would be named {name!r}")
+    return name
+
+
+def _kind(field: pa.Field) -> str:
+    """What a column holds, in words."""
+    kind = field.type
+    if pa.types.is_boolean(kind):
+        return "yes / no"
+    if pa.types.is_integer(kind):
+        return "whole number"
+    if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return "decimal number"
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return "list of text, comma-separated"
+    return "text"
+
+
+class _Cells:
+    """Turns a column's values into cells of one sheet."""
+
+    def __init__(self, sheet: WriteOnlyWorksheet, table: str) -> None:
+        self.sheet = sheet
+        self.table = table
+
+    def text(self, value: str, column: str, row: int) -> Any:
+        """A text cell that Excel shows as written: never a formula, never cut short."""
+        if len(value) > EXCEL_MAX_CELL_TEXT:
+            raise WorkbookError(
+                f"{WORKBOOK_NAME}: {self.table}.{column} row {row} holds {len(value):,} "
+                f"characters, more than an Excel cell can hold ({EXCEL_MAX_CELL_TEXT:,}); "
+                "the workbook would cut it short"
+            )
+        value = _xml_text(value)
+        if not (looks_like_formula(value) or value in ERROR_CODES):
+            return value
+        cell = WriteOnlyCell(self.sheet, value=value)
+        cell.data_type = "s"
+        cell.quotePrefix = True
+        return cell
+
+    def column(self, column: pa.Array, name: str, first_row: int) -> list[Any]:
+        """The cells of one column; first_row is the table row of its first value (1-based)."""
+        kind, values = column.type, column.to_pylist()
+        if pa.types.is_boolean(kind):
+            return [None if v is None else ("yes" if v else "no") for v in values]
+        if pa.types.is_integer(kind):
+            return [_integer(v) for v in values]
+        if pa.types.is_floating(kind):
+            return [_decimal(v) for v in values]
+        if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            values = [None if v is None else ", ".join(map(str, v)) for v in values]
+        return [
+            None if v is None else self.text(str(v), name, first_row + offset)
+            for offset, v in enumerate(values)
+        ]
+
+
+def _integer(value: int | None) -> int | str | None:
+    """A whole number as an Excel number, or as text where Excel would lose digits."""
+    if value is None or abs(value) < EXACT_INTEGER_LIMIT:
+        return value
+    return str(value)
+
+
+def _decimal(value: float | None) -> float | str | None:
+    """A float as an Excel number; NaN as an empty cell, infinities as text."""
+    if value is None or value != value:
+        return None
+    if value in (float("inf"), float("-inf")):
+        return "inf" if value > 0 else "-inf"
+    return value
+
+
+def _header(sheet: WriteOnlyWorksheet, names: Sequence[str]) -> list[WriteOnlyCell]:
+    """Bold header cells."""
+    cells = []
+    for name in names:
+        cell = WriteOnlyCell(sheet, value=_xml_text(name))
+        cell.data_type = "s"
+        cell.font = HEADER_FONT
+        cells.append(cell)
+    return cells
+
+
+def _prepare(sheet: WriteOnlyWorksheet, headers: Sequence[str]) -> None:
+    """Column widths from the headers and a frozen header row (set before any row is written)."""
+    for index, header in enumerate(headers, 1):
+        width = min(max(len(header) + 2, 10), 60)
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = "A2"
+
+
+def _parts(table: pa.Table, max_rows: int) -> Iterator[tuple[int, pa.Table]]:
+    """The table in slices of at most max_rows rows, numbered from 1 (one empty part if empty)."""
+    yield 1, table.slice(0, max_rows)
+    for part, start in enumerate(range(max_rows, table.num_rows, max_rows), 2):
+        yield part, table.slice(start, max_rows)
+
+
+def _write_rows(sheet: WriteOnlyWorksheet, cells: _Cells, part: pa.Table, first_row: int) -> None:
+    """Append a slice of a table to a sheet, one batch of rows at a time."""
+    offset = first_row
+    for batch in part.to_batches(max_chunksize=65_536):
+        columns = [
+            cells.column(column, name, offset)
+            for column, name in zip(batch.columns, batch.schema.names, strict=True)
+        ]
+        for row in zip(*columns, strict=True):
+            sheet.append(row)
+        offset += batch.num_rows
+
+
+def _add_table(
+    workbook: Workbook, name: str, table: pa.Table, labels: Labels, max_rows: int
+) -> list[list[Any]]:
+    """One table as one sheet or more; return a row for the sheets sheet per sheet written."""
+    if table.num_columns > EXCEL_MAX_COLUMNS:
+        raise WorkbookError(
+            f"{WORKBOOK_NAME}: {name} has {table.num_columns:,} columns, more than an Excel "
+            f"sheet can hold ({EXCEL_MAX_COLUMNS:,})"
+        )
+    headers = [labels.get(column, column) for column in table.column_names]
+    listed = []
+    for part, rows in _parts(table, max_rows):
+        sheet_name = _sheet_name(workbook, name, part)
+        sheet = workbook.create_sheet(sheet_name)
+        _prepare(sheet, headers)
+        sheet.append(_header(sheet, headers))
+        first_row = (part - 1) * max_rows + 1
+        _write_rows(sheet, _Cells(sheet, name), rows, first_row)
+        last_row = first_row + rows.num_rows - 1
+        listed.append([sheet_name, name, first_row, last_row, table.num_rows])
+    return listed
+
+
+def _add_listing(
+    workbook: Workbook, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """A small explanatory sheet of plain text and numbers."""
+    sheet = workbook.create_sheet(_sheet_name(workbook, title, 1))
+    _prepare(sheet, headers)
+    cells = _Cells(sheet, title)
+    sheet.append(_header(sheet, headers))
+    for number, row in enumerate(rows, 1):
+        sheet.append(
+            [
+                cells.text(v, headers[i], number) if isinstance(v, str) else v
+                for i, v in enumerate(row)
+            ]
+        )
+
+
+def _column_rows(
+    tables: Mapping[str, pa.Table], labels: Labels, descriptions: Labels
+) -> list[list[Any]]:
+    """One row per table and column for the columns sheet."""
+    return [
+        [
+            name,
+            field.name,
+            labels.get(field.name, field.name),
+            _kind(field),
+            descriptions.get(f"{name}.{field.name}", descriptions.get(field.name, "")),
+        ]
+        for name, table in tables.items()
+        for field in table.schema
+    ]
+
+
+class _FixedTimeZip(zipfile.ZipFile):
+    """A zip archive whose entries all carry one fixed time and are deflated."""
+
+    def _entry(self, name: str) -> zipfile.ZipInfo:
+        entry = zipfile.ZipInfo(name, date_time=FIXED_ZIP_TIME)
+        entry.compress_type = zipfile.ZIP_DEFLATED
+        entry.external_attr = 0o644 << 16
+        return entry
+
+    def writestr(self, zinfo_or_arcname: Any, data: Any, *args: Any, **kwargs: Any) -> None:
+        name = getattr(zinfo_or_arcname, "filename", zinfo_or_arcname)
+        super().writestr(self._entry(name), data)
+
+    def write(self, filename: Any, arcname: Any = None, *args: Any, **kwargs: Any) -> None:
+        entry = self._entry(str(arcname or filename))
+        with open(filename, "rb") as source, self.open(entry, "w", force_zip64=True) as target:
+            shutil.copyfileobj(source, target, 1 << 20)
+
+
+def _save(workbook: Workbook, path: Path) -> None:
+    """Save with fixed document and zip times, into a file this function owns."""
+    fixed = datetime(*FIXED_ZIP_TIME)
+    workbook.properties.created = workbook.properties.modified = fixed
+    workbook.properties.creator = "areascreen"
+    with path.open("wb") as handle, _FixedTimeZip(handle, "w", allowZip64=True) as archive:
+        ExcelWriter(workbook, archive).write_data()
+
+
+def write_xlsx(
+    tables: Mapping[str, pa.Table],
+    path: Path,
+    labels: Labels | None = None,
+    *,
+    descriptions: Labels | None = None,
+    max_rows: int = EXCEL_MAX_ROWS - 1,
+) -> Path:
+    """Write the tables to one workbook: a sheet per table, then `sheets` and `columns`.
+
+    `labels` maps a column name to the header shown (default: the name); `descriptions` maps
+    `table.column` or `column` to a sentence for the columns sheet. A table with more than
+    `max_rows` rows continues on sheets named `<table> (2)`, `<table> (3)`, …, each with the
+    header; the sheets sheet lists which rows each sheet holds.
+    """
+    if max_rows < 1:
+        raise ValueError("max_rows must be at least 1")
+    labels, descriptions = labels or {}, descriptions or {}
+    workbook = Workbook(write_only=True)
+    listed = []
+    for name, table in tables.items():
+        listed.extend(_add_table(workbook, name, table, labels, max_rows))
+    _add_listing(
+        workbook, SHEETS_SHEET, ["sheet", "table", "first row", "last row", "rows in table"], listed
+    )
+    _add_listing(
+        workbook,
+        COLUMNS_SHEET,
+        ["table", "column", "label", "values", "description"],
+        _column_rows(tables, labels, descriptions),
+    )
+    _save(workbook, path)
+    return path
