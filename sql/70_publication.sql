@@ -31,7 +31,22 @@ INNER JOIN areas ON areas.area_id = area_criteria.area_id
 INNER JOIN indicators ON indicators.indicator_id = area_criteria.indicator_id
 ORDER BY areas.area_code, area_criteria.criterion_id;
 
+-- Totals are HUGEINT inside the screening; the input gate bounds every count, so they fit BIGINT.
 CREATE OR REPLACE VIEW published_national_averages AS
-SELECT * EXCLUDE (indicator_id)
+SELECT
+    indicator,
+    label,
+    CAST(numerator_total AS BIGINT) AS numerator_total,
+    CAST(denominator_total AS BIGINT) AS denominator_total,
+    national_average,
+    published_national_average,
+    difference_from_published_pp,
+    areas_known,
+    areas_suppressed,
+    rows_national_only,
+    mean_rate,
+    sd_rate,
+    weighted_mean_rate,
+    weighted_sd_rate
 FROM national_averages
 ORDER BY indicator_id;

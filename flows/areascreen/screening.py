@@ -1,0 +1,162 @@
+"""The screening without publication: read an input for a ruleset, flag and roll up in DuckDB,
+and hand back the result tables. The pipeline, the comparison of rulesets, the sensitivity
+analysis and the notebook API `areascreen.screen` all screen through here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from areascreen.db import connect, fetch_table
+from areascreen.errors import InputError
+from areascreen.flag import flag_areas, load_areas
+from areascreen.load import LoadedInput, read_area_statistics
+from areascreen.rollup import roll_up
+from areascreen.ruleset import Ruleset, load_ruleset, parse_ruleset
+
+# What the screening hands on, and the DuckDB view or table each is read from.
+RESULT_SOURCES: Mapping[str, str] = {
+    "eligible_municipalities": "eligible_municipalities",
+    "municipality_results": "municipality_results",
+    "area_results": "published_area_results",
+    "area_criteria": "published_area_criteria",
+    "national_averages": "published_national_averages",
+}
+
+
+@dataclass(frozen=True)
+class ScreeningInput:
+    """A loaded input, the rows that count only nationally, and its synthetic mark if any."""
+
+    loaded: LoadedInput
+    national_only: pd.DataFrame | None = None
+    synthetic_note: str | None = None
+
+    @property
+    def rows(self) -> int:
+        """How many areas the input holds."""
+        return len(self.loaded.frame)
+
+
+def read_input(
+    path: Path, ruleset: Ruleset, *, sheet: str | None = None, year: int | None = None
+) -> ScreeningInput:
+    """Read the columns the ruleset needs from a file (CSV, Parquet, xlsx or an Election
+    Authority results file); raises InputError naming the file when it cannot."""
+    from areascreen.sources.election import is_election_authority_file
+    from areascreen.synthetic import synthetic_note
+
+    path = Path(path)
+    if is_election_authority_file(path):
+        return read_election_input(path, ruleset, year=year)
+    loaded = read_area_statistics(path, sheet=sheet, columns=ruleset.input_columns)
+    return ScreeningInput(loaded, synthetic_note=synthetic_note(path))
+
+
+def read_election_input(path: Path, ruleset: Ruleset, *, year: int | None) -> ScreeningInput:
+    """The Election Authority's per-district file as areas, its collection districts national-only."""
+    from areascreen.sources.election import read_election_districts
+
+    result = read_election_districts(path, year=year)
+    columns = ruleset.input_columns
+    missing = [c for c in columns.all if c not in result.districts.columns]
+    if missing:
+        raise InputError(
+            f"{path.name}: an Election Authority results file holds voters and eligible voters "
+            f"per election district, not {', '.join(missing)}; use a ruleset that needs only "
+            "voter turnout (e.g. data/rulesets/2018-election-districts-turnout.toml)"
+        )
+    frame = _typed(result.districts, columns.text, columns.integers)
+    national = _typed(result.national_only, columns.text, columns.integers)
+    loaded = LoadedInput(
+        frame=frame,
+        path=path,
+        file_format="election_authority_xlsx",
+        encoding=None,
+        column_map_used={},
+        notes=(f"sheet {result.sheet!r}", *result.notes),
+        columns=columns,
+    )
+    return ScreeningInput(loaded, national_only=national)
+
+
+
+def _typed(frame: pd.DataFrame, text: tuple[str, ...], integers: tuple[str, ...]) -> pd.DataFrame:
+    """The columns of a run, text as str and counts as Int64, in the run's order."""
+    columns = {c: frame[c].astype("str") for c in text}
+    columns |= {c: frame[c].astype("Int64") for c in integers}
+    return pd.DataFrame(columns).reset_index(drop=True)
+
+
+def from_frame(data: pd.DataFrame | pa.Table, ruleset: Ruleset, name: str) -> ScreeningInput:
+    """A table given in memory (a notebook's DataFrame or Arrow table) as a screening input."""
+    frame = data.to_pandas() if isinstance(data, pa.Table) else data
+    columns = ruleset.input_columns
+    missing = [c for c in columns.all if c not in frame.columns]
+    if missing:
+        raise InputError(f"{name}: missing required columns: {', '.join(missing)}")
+    loaded = LoadedInput(
+        frame=_typed(frame, columns.text, columns.integers),
+        path=Path(name),
+        file_format="table",
+        encoding=None,
+        column_map_used={},
+        columns=columns,
+    )
+    return ScreeningInput(loaded)
+
+
+def screen_into(con: duckdb.DuckDBPyConnection, data: ScreeningInput, ruleset: Ruleset) -> None:
+    """Flag every area and roll up to municipalities, leaving the tables in `con`."""
+    load_areas(con, data.loaded.frame, ruleset, data.national_only)
+    flag_areas(con, ruleset)
+    roll_up(con, ruleset)
+
+
+def result_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    """The screening's result tables, in their published form."""
+    return {name: fetch_table(con, source) for name, source in RESULT_SOURCES.items()}
+
+
+def as_ruleset(ruleset: Ruleset | Mapping[str, Any] | Path | str) -> Ruleset:
+    """A ruleset object, a parsed TOML document (dict) or a path to a ruleset file."""
+    if isinstance(ruleset, Ruleset):
+        return ruleset
+    if isinstance(ruleset, Mapping):
+        return parse_ruleset(ruleset, Path("<ruleset given as a dict>"))
+    return load_ruleset(Path(ruleset))
+
+
+def screen(
+    data: pd.DataFrame | pa.Table | Path | str,
+    ruleset: Ruleset | Mapping[str, Any] | Path | str,
+    *,
+    validate: bool = True,
+    sheet: str | None = None,
+) -> dict[str, pa.Table]:
+    """Screen a table (DataFrame, Arrow table or file path) under a ruleset (object, dict or
+    path) and return the result tables; nothing is published. With `validate`, the input gate
+    runs first and raises ValidationFailed on bad input."""
+    rules = as_ruleset(ruleset)
+    if isinstance(data, (pd.DataFrame, pa.Table)):
+        given = from_frame(data, rules, "<table given in memory>")
+    else:
+        given = read_input(Path(data), rules, sheet=sheet, year=rules.year)
+    con = connect()
+    if validate:
+        from areascreen.validate import validate_input
+
+        validate_input(given.loaded, rules, con=con)
+    screen_into(con, given, rules)
+    return result_tables(con)
+
+
+def with_notes(data: ScreeningInput, *notes: str) -> ScreeningInput:
+    """The same input with notes added to what the reader found."""
+    return replace(data, loaded=replace(data.loaded, notes=(*data.loaded.notes, *notes)))
