@@ -78,6 +78,13 @@ def _add_fetch(commands: argparse._SubParsersAction) -> None:
     )
     fetch.add_argument("--base-url", help="PxWeb API v2 base URL")
     fetch.add_argument("--output", type=Path, help="Parquet file to write")
+    fetch.add_argument(
+        "--from-files",
+        type=Path,
+        metavar="DIR",
+        help="read each PxWeb table from SCB's bulk download in DIR (TAB683_sv.zip or a .px "
+        "file) instead of the API, offline",
+    )
     fetch.set_defaults(handler=_fetch)
 
 
@@ -103,5 +110,6 @@ def _fetch(args: argparse.Namespace) -> int:
         cache_dir=args.cache,
         base_url=args.base_url,
         out_path=args.output,
+        from_files=args.from_files,
     )
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,8 @@ from .config import (
     sources_config_path,
 )
 from .jsonstat import NIL_SYMBOL, is_nil_symbol, is_suppression_symbol
-from .pxweb import PxWebClient, TableFetch, fetch_table
+from .px import PxError, read_px
+from .pxweb import PxWebClient, ResolvedSelection, TableFetch, fetch_table, resolve_selection
 
 log = logging.getLogger(__name__)
 MANIFEST_SUFFIX = ".manifest.json"
@@ -152,15 +154,84 @@ def pxweb_source_frame(fetched: TableFetch) -> SourceFrame:
     """Concatenate a table's chunks, in order, into one long frame."""
     resolved = fetched.resolved
     frames = [chunk.dataset.to_frame() for chunk in fetched.chunks]
-    frame = pd.concat(frames, ignore_index=True)
     labels: dict[str, str] = {}
     for chunk in fetched.chunks:
         labels.update(chunk.dataset.dimensions[resolved.region_variable].labels)
-    frame = frame.rename(columns={resolved.region_variable: AREA, resolved.time_variable: YEAR})
-    for var, labels in resolved.by_label.items():
-        frame[var] = frame[var].replace({code: label for label, code in labels.items()})
+    frame = _named_cells(pd.concat(frames, ignore_index=True), resolved)
     source = fetched.source
     return SourceFrame(source.name, source.table_id, source.vintage, frame, labels)
+
+
+def _named_cells(frame: pd.DataFrame, resolved: ResolvedSelection) -> pd.DataFrame:
+    """Region and time renamed for assembly; codes found by label named as in the sources file."""
+    frame = frame.rename(columns={resolved.region_variable: AREA, resolved.time_variable: YEAR})
+    for var, by_label in resolved.by_label.items():
+        frame[var] = frame[var].replace({code: label for label, code in by_label.items()})
+    return frame
+
+
+# --- SCB's bulk files -------------------------------------------------------------------------
+
+BULK_SUFFIXES = (".px", ".zip")
+
+
+def find_bulk_file(directory: Path, table_id: str) -> Path:
+    """The PX file (or SCB's zip holding it) of a table in a folder, e.g. `TAB683_sv.zip`."""
+    if not directory.is_dir():
+        raise SourceFileError(f"--from-files: no folder at {directory}")
+    key = table_id.lower()
+    found = sorted(
+        p
+        for p in directory.iterdir()
+        if p.suffix.lower() in BULK_SUFFIXES
+        and re.match(rf"{re.escape(key)}(?![0-9])", p.name.lower())
+    )
+    if not found:
+        raise SourceFileError(
+            f"--from-files: no PX file or zip for table {table_id} in {directory} "
+            f"(looked for {table_id}*.px and {table_id}*.zip)"
+        )
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise SourceFileError(f"--from-files: several files for table {table_id}: {names}")
+    return found[0]
+
+
+def read_bulk_source(source: PxWebSource, directory: Path, year: int) -> FetchedSource:
+    """A PxWeb source read from its downloaded PX file, selected as the API would be."""
+    path = find_bulk_file(directory, source.table_id)
+    try:
+        dataset, raw = read_px(path)
+    except (OSError, PxError) as exc:
+        raise SourceFileError(f"Source {source.name!r}: {exc}") from exc
+    resolved = resolve_selection(source, dataset, year)
+    frame = dataset.to_frame()
+    keep = frame[resolved.region_variable].isin(resolved.regions)
+    for var, codes in resolved.others.items():
+        keep &= frame[var].isin(codes)
+    cells = _named_cells(frame.loc[keep].reset_index(drop=True), resolved)
+    labels = dict(dataset.dimensions[resolved.region_variable].labels)
+    record = {
+        "name": source.name,
+        "kind": "pxweb-file",
+        "table_id": source.table_id,
+        "file_table_id": dataset.table_id,
+        "path": str(path),
+        "sha256": sha256_hex(raw),
+        "description": source.description,
+        "confirmed": source.confirmed,
+        "division": division_of(source.vintage),
+        "vintage": source.vintage,
+        "updated": dataset.updated,
+        "codelist": None,
+        "limits": None,
+        "regions": len(resolved.regions),
+        "selection": {k: list(v) for k, v in resolved.others.items()},
+        "resolved_by_label": {k: dict(v) for k, v in resolved.by_label.items()},
+        "perturbation": perturbation(year),
+    }
+    frame_out = SourceFrame(source.name, source.table_id, source.vintage, cells, labels)
+    return FetchedSource(frame_out, record)
 
 
 def division_of(vintage: str) -> str:
@@ -346,6 +417,11 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> str:
     return sha256_hex(data)
 
 
+def report_limits(fetched: list[FetchedSource]) -> bool:
+    """Whether any source was fetched through the API (so its limits apply)."""
+    return any(item.record["kind"] == "pxweb" for item in fetched)
+
+
 def build_manifest(
     config: SourcesConfig,
     client: PxWebClient,
@@ -362,7 +438,7 @@ def build_manifest(
         "base_url": client.base_url,
         "offline": client.offline,
         "cache_dir": str(client.cache.root),
-        "limits": client.limits.record(),
+        "limits": client.limits.record() if report_limits(fetched) else None,
         "perturbation": perturbation(config.year),
         "sources": [f.record for f in fetched],
         "suppressed": report.suppressed,
@@ -410,6 +486,7 @@ def prepare(
     base_url: str | None = None,
     config_path: Path | None = None,
     pin: Path | Mapping[str, Any] | None = None,
+    from_files: Path | None = None,
 ) -> tuple[SourcesConfig, PxWebClient, dict[str, Any] | None]:
     """Load the sources file and open the client (offline and pinned when a manifest is given)."""
     config = load_config(config_path or sources_config_path(year))
@@ -420,8 +497,9 @@ def prepare(
     pins = pins_from(manifest) if manifest is not None else None
     if manifest is not None and base_url is None:
         base_url = manifest.get("base_url")
+    offline = offline or from_files is not None
     client = open_client(config, offline=offline, cache_dir=cache_dir, base_url=base_url, pins=pins)
-    if any(isinstance(s, PxWebSource) for s in config.sources.values()):
+    if from_files is None and any(isinstance(s, PxWebSource) for s in config.sources.values()):
         client.load_limits(manifest.get("limits") if manifest is not None else None)
     return config, client, manifest
 
@@ -436,12 +514,15 @@ def fetch_year(
     config_path: Path | None = None,
     pin: Path | Mapping[str, Any] | None = None,
     fetch_one: Callable[..., FetchedSource] = fetch_source,
+    from_files: Path | None = None,
 ) -> FetchResult:
     """Fetch (or, offline, replay from the cache) a year's sources and write the input table.
 
     `pin` is the manifest of an earlier run: the run then replays exactly the responses it lists,
     offline, and checks that file sources are unchanged. `fetch_one(source, client=, year=)`
-    fetches one source; the Prefect flow passes a task.
+    fetches one source; the Prefect flow passes a task. `from_files` is a folder of SCB's bulk
+    downloads (PX files or their zips): each PxWeb source is then read from its table's file,
+    offline, with the same selection.
     """
     config, client, manifest = prepare(
         year,
@@ -450,8 +531,19 @@ def fetch_year(
         base_url=base_url,
         config_path=config_path,
         pin=pin,
+        from_files=from_files,
     )
+
+    def one(source: Source) -> FetchedSource:
+        if from_files is not None and isinstance(source, PxWebSource):
+            return read_bulk_source(source, Path(from_files), year)
+        return fetch_one(source, client=client, year=year)
+
     with client:
-        fetched = [fetch_one(s, client=client, year=year) for s in config.sources.values()]
+        fetched = [one(s) for s in config.sources.values()]
     check_pinned_files(fetched, manifest)
-    return finish(config, client, fetched, out_path=out_path)
+    result = finish(config, client, fetched, out_path=out_path)
+    if from_files is not None:
+        result.manifest["from_files"] = str(from_files)
+        atomic_write(result.manifest_path, dump_json(result.manifest))
+    return result
