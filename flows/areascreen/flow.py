@@ -17,13 +17,13 @@ from areascreen.pipeline import (
     RunOptions,
     RunResult,
     publish_stage,
-    read_input,
+    read_stage,
     run_screening,
 )
 from areascreen.retries import retry_on
 
 # Only stages that do file I/O are retried: a failed gate or a wrong number never is.
-RETRIED_STAGES = {read_input, publish_stage}
+RETRIED_STAGES = {read_stage, publish_stage}
 
 
 def run_as_task(stage: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -60,8 +60,9 @@ def record_artifacts(result: RunResult) -> None:
 
 
 def scheduled_year() -> int:
-    """The calendar year the flow run was scheduled for (the current year for an ad-hoc run)."""
-    return flow_run.scheduled_start_time.year
+    """The statistics year of a run: the calendar year before the one the run was scheduled
+    for, since a March screening uses the previous year's statistics."""
+    return flow_run.scheduled_start_time.year - 1
 
 
 @flow(name="screening", log_prints=True)
@@ -75,7 +76,7 @@ def screening(
 ) -> RunResult:
     """Screen one year's area statistics and publish the eligible municipalities.
 
-    Without a year, the year the run was scheduled for is screened; `{year}` in input_path is
+    Without a year, the year before the one the run was scheduled for is screened; `{year}` in input_path is
     replaced by it, so one deployment serves every year.
     """
     year = year or scheduled_year()

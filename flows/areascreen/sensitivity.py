@@ -3,6 +3,9 @@
 A variant is the ruleset with its thresholds moved: one criterion at a time by +d and by -d, and
 all criteria together by d in the adverse direction (stricter: fewer areas cross) and in the
 favourable direction (looser: more areas cross). Variant 0 is the baseline (no threshold moved).
+Only absolute thresholds (a rate in per cent) are moved; criteria with relative, statistical or
+rank thresholds keep their crossing in every variant, and a ruleset that selects by a composite
+index or has no absolute threshold has no sensitivity analysis.
 Every variant is screened in one DuckDB statement over `area_criteria` (`sql/90_sensitivity.sql`),
 with the same area and municipality rules as the screening itself.
 """
@@ -13,6 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import duckdb
@@ -21,12 +25,10 @@ import pyarrow as pa
 
 from areascreen.db import connect, fetch_table, run_step
 from areascreen.errors import InputError, RulesetError
-from areascreen.flag import flag_areas, load_areas
-from areascreen.load import check_year, read_area_statistics
-from areascreen.rollup import register_municipalities
+from areascreen.load import check_year
 from areascreen.ruleset import Criterion, Ruleset, load_ruleset
+from areascreen.screening import read_input, screen_into
 
-THRESHOLD_TYPE = pa.decimal128(9, 4)
 OPERATORS = {"below": "<", "above": ">"}
 BASELINE = "baseline"
 ALL_CRITERIA = "all"
@@ -117,7 +119,14 @@ def moved(criterion: Criterion, delta: Decimal, shift: str) -> Decimal:
     """A criterion's threshold moved by delta in the adverse or favourable direction."""
     adverse_sign = -1 if criterion.direction == "below" else 1
     sign = adverse_sign if shift == "adverse" else -adverse_sign
-    return exact(criterion.threshold) + sign * delta
+    return exact(criterion.threshold.value) + sign * delta
+
+
+def movable(ruleset: Ruleset) -> tuple[Criterion, ...]:
+    """The criteria whose thresholds a variant moves: those with an absolute threshold."""
+    if ruleset.selection.method != "criteria":
+        return ()
+    return tuple(c for c in ruleset.criteria if c.threshold.kind == "absolute")
 
 
 def thresholds_text(
@@ -125,29 +134,29 @@ def thresholds_text(
 ) -> str:
     """The thresholds in words, 'employment_rate < 61 %, …'; only those moved when changed."""
     return ", ".join(
-        f"{c.indicator} {OPERATORS[c.direction]} {text(thresholds[c.indicator])} %"
-        for c in ruleset.criteria
-        if not changed or thresholds[c.indicator] != exact(c.threshold)
+        f"{c.name} {OPERATORS[c.direction]} {text(thresholds[c.name])} %"
+        for c in movable(ruleset)
+        if not changed or thresholds[c.name] != exact(c.threshold.value)
     )
 
 
 def single_variants(ruleset: Ruleset, delta: Decimal, first_id: int) -> list[Variant]:
     """One criterion at a time moved by +delta and by -delta (the others as in the ruleset)."""
-    base = {c.indicator: exact(c.threshold) for c in ruleset.criteria}
+    base = {c.name: exact(c.threshold.value) for c in movable(ruleset)}
     variants = []
-    for criterion in ruleset.criteria:
+    for criterion in movable(ruleset):
         for sign in (1, -1):
-            threshold = base[criterion.indicator] + sign * delta
+            threshold = base[criterion.name] + sign * delta
             shift = "adverse" if (sign > 0) == (criterion.direction == "above") else "favourable"
-            label = f"{criterion.indicator} {'+' if sign > 0 else '-'}{text(delta)} pp"
+            label = f"{criterion.name} {'+' if sign > 0 else '-'}{text(delta)} pp"
             variants.append(
                 Variant(
                     first_id + len(variants),
                     f"{label} ({text(threshold)} %)",
-                    criterion.indicator,
+                    criterion.name,
                     delta,
                     shift,
-                    base | {criterion.indicator: threshold},
+                    base | {criterion.name: threshold},
                 )
             )
     return variants
@@ -162,7 +171,7 @@ def all_variants(ruleset: Ruleset, delta: Decimal, first_id: int) -> list[Varian
             ALL_CRITERIA,
             delta,
             shift,
-            {c.indicator: moved(c, delta, shift) for c in ruleset.criteria},
+            {c.name: moved(c, delta, shift) for c in movable(ruleset)},
         )
         for offset, (shift, effect) in enumerate(
             (("adverse", "stricter"), ("favourable", "looser"))
@@ -172,7 +181,7 @@ def all_variants(ruleset: Ruleset, delta: Decimal, first_id: int) -> list[Varian
 
 def build_variants(ruleset: Ruleset, deltas: Sequence[float]) -> list[Variant]:
     """The baseline, then per delta each criterion ± delta and all criteria together."""
-    base = {c.indicator: exact(c.threshold) for c in ruleset.criteria}
+    base = {c.name: exact(c.threshold.value) for c in movable(ruleset)}
     variants = [Variant(0, BASELINE, None, Decimal(0), "none", base)]
     for delta in normalise_deltas(deltas):
         variants += single_variants(ruleset, delta, len(variants))
@@ -180,50 +189,41 @@ def build_variants(ruleset: Ruleset, deltas: Sequence[float]) -> list[Variant]:
     return variants
 
 
-def thresholds_table(variants: Sequence[Variant]) -> pa.Table:
-    """One row per variant and criterion with the variant's exact threshold."""
-    rows = [(v.variant_id, name, t) for v in variants for name, t in v.thresholds.items()]
+def thresholds_table(ruleset: Ruleset, variants: Sequence[Variant]) -> pa.Table:
+    """One row per variant and moved criterion with the variant's exact threshold."""
+    ids = {c.name: n for n, c in enumerate(ruleset.criteria, start=1)}
+    rows = [
+        (v.variant_id, ids[name], Fraction(t)) for v in variants for name, t in v.thresholds.items()
+    ]
     return pa.table(
         {
             "variant_id": pa.array([r[0] for r in rows], pa.int32()),
-            "indicator": pa.array([r[1] for r in rows], pa.string()),
-            "threshold": pa.array([r[2] for r in rows], THRESHOLD_TYPE),
+            "criterion_id": pa.array([r[1] for r in rows], pa.int16()),
+            "value_num": pa.array([r[2].numerator for r in rows], pa.int64()),
+            "value_den": pa.array([r[2].denominator for r in rows], pa.int64()),
         }
     )
-
-
-def check_flagged_with(con: duckdb.DuckDBPyConnection, ruleset: Ruleset) -> None:
-    """Refuse a ruleset whose criteria differ from those the areas were flagged with."""
-    averages = fetch_table(con, "national_averages").to_pylist()
-    flagged = {row["indicator"]: row["threshold"] for row in averages}
-    wanted = {c.indicator: c.threshold for c in ruleset.criteria}
-    if flagged != wanted:
-        raise RulesetError(
-            f"the areas were flagged with thresholds {flagged}, not the ruleset's {wanted}"
-        )
-
-
-def ensure_municipalities(con: duckdb.DuckDBPyConnection) -> None:
-    """Register the municipality reference list unless the roll-up already did."""
-    try:
-        con.table("municipalities")
-    except duckdb.CatalogException:
-        register_municipalities(con)
 
 
 def screen_variants(
     con: duckdb.DuckDBPyConnection, ruleset: Ruleset, variants: Sequence[Variant]
 ) -> pa.Table:
     """Screen every variant in one SQL step; one row per variant and municipality."""
-    con.register("sensitivity_thresholds", thresholds_table(variants))
+    rule = ruleset.municipality
+    share = rule.minimum_share_in_selected_areas
+    exact_share = Fraction(repr(share)) if share is not None else None
+    con.register("sensitivity_thresholds", thresholds_table(ruleset, variants))
     try:
         run_step(
             con,
             "90_sensitivity",
             minimum_population=ruleset.minimum_population,
             criteria_required=ruleset.criteria_required,
-            minimum_selected_areas=ruleset.minimum_selected_areas,
-            minimum_population_in_selected_areas=ruleset.minimum_population_in_selected_areas,
+            minimum_selected_areas=rule.minimum_selected_areas,
+            minimum_population_in_selected_areas=rule.minimum_population_in_selected_areas,
+            share_num=exact_share.numerator if exact_share is not None else None,
+            share_den=exact_share.denominator if exact_share is not None else None,
+            share_sd=rule.share_standard_deviations,
         )
     finally:
         con.unregister("sensitivity_thresholds")
@@ -314,10 +314,11 @@ def stability_table(variants: Sequence[Variant], results: pd.DataFrame) -> pa.Ta
 
 def run_sensitivity(
     con: duckdb.DuckDBPyConnection, ruleset: Ruleset, deltas: Sequence[float]
-) -> SensitivityResult:
-    """Re-screen flagged areas (already in `con`) with every threshold variant, in one pass."""
-    check_flagged_with(con, ruleset)
-    ensure_municipalities(con)
+) -> SensitivityResult | None:
+    """Re-screen the screened areas (already in `con`) with every threshold variant, in one
+    pass; None when the ruleset has no absolute threshold to move."""
+    if not movable(ruleset):
+        return None
     variants = build_variants(ruleset, deltas)
     long = screen_variants(con, ruleset, variants)
     results = long.to_pandas()
@@ -330,29 +331,30 @@ def run_sensitivity(
     )
 
 
-def read_for_year(input_path: Path, year: int) -> pd.DataFrame:
-    """The input file's areas, refused when values do not convert or the year differs."""
-    loaded = read_area_statistics(input_path)
-    if loaded.parse_problems:
-        shown = ", ".join(p.describe() for p in loaded.parse_problems[:5])
-        raise InputError(
-            f"{input_path.name}: values that are not whole numbers ({shown}); "
-            "run `areascreen validate` on the file"
-        )
-    check_year(loaded, year)
-    return loaded.frame
-
-
 def screen_sensitivity(
     input_path: Path, year: int, ruleset_path: Path, deltas: Sequence[float]
 ) -> SensitivityResult:
-    """Load a file of the input contract, flag its areas and run the sensitivity analysis."""
+    """Read a file for the ruleset, screen its areas and run the sensitivity analysis."""
     ruleset = load_ruleset(ruleset_path)
     ruleset.require_year(year)
+    if not movable(ruleset):
+        raise RulesetError(
+            f"{ruleset_path}: no absolute threshold to move (sensitivity moves thresholds "
+            "given as a rate in per cent, in rulesets that select by criteria)"
+        )
+    data = read_input(Path(input_path), ruleset, year=year)
+    if data.loaded.parse_problems:
+        shown = ", ".join(p.describe() for p in data.loaded.parse_problems[:5])
+        raise InputError(
+            f"{Path(input_path).name}: values that are not whole numbers ({shown}); "
+            "run `areascreen validate` on the file"
+        )
+    check_year(data.loaded, year)
     con = connect()
     try:
-        load_areas(con, read_for_year(Path(input_path), year))
-        flag_areas(con, ruleset)
-        return run_sensitivity(con, ruleset, deltas)
+        screen_into(con, data, ruleset)
+        result = run_sensitivity(con, ruleset, deltas)
+        assert result is not None
+        return result
     finally:
         con.close()
