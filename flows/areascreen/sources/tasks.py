@@ -41,6 +41,7 @@ def fetch_statistics(
     out_path: Path | None = None,
     config_path: Path | None = None,
     pin: Path | None = None,
+    from_files: Path | None = None,
 ) -> dict[str, Any]:
     """Fetch each source in a task, assemble and write the input table; return the manifest."""
     result = fetch_year(
@@ -52,5 +53,6 @@ def fetch_statistics(
         config_path=config_path,
         pin=pin,
         fetch_one=fetch_source_task,
+        from_files=from_files,
     )
     return result.manifest
