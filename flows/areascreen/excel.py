@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 import shutil
 import zipfile
-from datetime import datetime
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 

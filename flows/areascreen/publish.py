@@ -444,16 +444,16 @@ def promote(staging: Path, target: Path) -> None:
 
 
 def restore_interrupted(reports_dir: Path, year: int) -> None:
-    """Put back a publication left aside by a run killed between two renames."""
+    """Put back a publication left aside by a run killed between two renames.
+
+    Only a real folder is put back; a symbolic link of that name is removed like any leftover.
+    """
     target = reports_dir / str(year)
-    leftovers = sorted(
-        path
-        for path in reports_dir.glob(f".{year}.previous-*")
-        if path.is_dir() and not path.is_symlink()
-    )
-    if leftovers and not os.path.lexists(target):
-        leftovers[-1].rename(target)
-        leftovers = leftovers[:-1]
+    leftovers = sorted(reports_dir.glob(f".{year}.previous-*"))
+    folders = [path for path in leftovers if path.is_dir() and not path.is_symlink()]
+    if folders and not os.path.lexists(target):
+        folders[-1].rename(target)
+        leftovers.remove(folders[-1])
     for leftover in leftovers:
         _discard(leftover)
 
