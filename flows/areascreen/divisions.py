@@ -24,6 +24,7 @@ _KEYS: dict[str, tuple[type, bool]] = {
     "codes_file": (str, False),
     "source_suffix": (str, False),
     "example": (str, True),
+    "national_only_when_zero": (str, False),
 }
 # Codes are ASCII: a pattern may use only these characters, so `\d` (any Unicode digit) and
 # other classes that match beyond ASCII cannot slip in.
@@ -43,6 +44,9 @@ class Division:
     path: Path
     source_suffix: str | None = None
     codes_file: Path | None = None
+    # Rows with 0 in this column are no areas of the division but count in national totals
+    # (the Election Authority's collection districts: 0 eligible voters, late votes).
+    national_only_when_zero: str | None = None
 
     @property
     def regex(self) -> re.Pattern[str]:
@@ -88,7 +92,10 @@ def parse_division(document: dict[str, Any], path: Path) -> Division:
     values = _checked(document, path)
     pattern = values["code_pattern"]
     if not _PATTERN_CHARACTERS.fullmatch(pattern):
-        raise _fail(path, f"code_pattern may use only ASCII letters, digits, [ ] {{ }} - , | ( ) ?, got {pattern!r}")
+        raise _fail(
+            path,
+            f"code_pattern may use only ASCII letters, digits, [ ] {{ }} - , | ( ) ?, got {pattern!r}",
+        )
     try:
         compiled = re.compile(pattern, re.ASCII)
     except re.error as error:
@@ -108,6 +115,7 @@ def parse_division(document: dict[str, Any], path: Path) -> Division:
         path=path,
         source_suffix=values.get("source_suffix"),
         codes_file=(path.parent / codes_file) if codes_file else None,
+        national_only_when_zero=values.get("national_only_when_zero"),
     )
 
 

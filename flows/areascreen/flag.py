@@ -134,8 +134,10 @@ def load_areas(
         }
     )
     extra = _as_arrow(national_only) if national_only is not None else None
-    extra_counts = long_counts(extra, ruleset) if extra is not None else long_counts(
-        table.slice(0, 0), ruleset
+    extra_counts = (
+        long_counts(extra, ruleset)
+        if extra is not None
+        else long_counts(table.slice(0, 0), ruleset)
     )
     register_municipalities(con)
     con.register("input_areas", areas)

@@ -133,9 +133,7 @@ class RunResult:
 def read_stage(path: Path, ruleset: Ruleset, sheet: str | None, year: int) -> ScreeningInput:
     """Load stage: read the columns the ruleset needs (CSV, Parquet, .xlsx, election results)."""
     data = read_input(path, ruleset, sheet=sheet, year=year)
-    logger().info(
-        "Loaded %s areas from %s (%s)", data.rows, path, data.loaded.file_format
-    )
+    logger().info("Loaded %s areas from %s (%s)", data.rows, path, data.loaded.file_format)
     for note in data.loaded.notes:
         logger().info("%s: %s", path.name, note)
     return data
@@ -423,6 +421,8 @@ def run_screening(options: RunOptions, stage: StageRunner = call_directly) -> Ru
     ruleset = stage(load_ruleset, options.ruleset_file)
     ruleset.require_year(options.year)
     options = options.for_ruleset(ruleset)
+    if options.input_path is None and ruleset.default_input is not None:
+        options = replace(options, input_path=ruleset.default_input)
     workspace = options.reports_dir
     with publication_lock(workspace, options.year):
         restore_interrupted(workspace, options.year)

@@ -184,6 +184,8 @@ class Ruleset:
     max_suppressed_share: float
     path: Path
     sha256: str
+    # The input screened when none is given (a path relative to the ruleset's folder).
+    default_input: Path | None = None
 
     def require_year(self, year: int) -> None:
         """A ruleset is written for one screening year; using it for another is a mistake."""
@@ -207,9 +209,7 @@ class Ruleset:
         counts = [self.population_column]
         for indicator in self.indicators:
             counts += [indicator.numerator, indicator.denominator]
-        return InputColumns(
-            text=IDENTIFIER_COLUMNS, integers=("year", *dict.fromkeys(counts))
-        )
+        return InputColumns(text=IDENTIFIER_COLUMNS, integers=("year", *dict.fromkeys(counts)))
 
     @property
     def minimum_population(self) -> int:
@@ -293,6 +293,7 @@ TOP_SPEC: Spec = {
     "description": ((str,), False, None),
     "source": ((str,), False, None),
     "division": ((str,), True, None),
+    "default_input": ((str,), False, None),
     "population_column": ((str,), False, _column_name),
     "indicators": ((dict,), False, None),
     "criteria": ((list,), False, None),
@@ -603,8 +604,13 @@ def _criteria_required(value: str | int, optional: int, source: Path) -> int:
 
 
 def _selected_classes(value: Any, index: CompositeIndex, source: Path) -> tuple[int, ...]:
-    valid = isinstance(value, list) and value and all(
-        isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= index.classes for c in value
+    valid = (
+        isinstance(value, list)
+        and value
+        and all(
+            isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= index.classes
+            for c in value
+        )
     )
     if not valid:
         raise RulesetError(
@@ -627,9 +633,7 @@ def _municipality(
     share_sd = checked.get("share_standard_deviations")
     return MunicipalityRule(
         minimum_selected_areas=checked["minimum_selected_areas"],
-        minimum_population_in_selected_areas=checked.get(
-            "minimum_population_in_selected_areas", 0
-        ),
+        minimum_population_in_selected_areas=checked.get("minimum_population_in_selected_areas", 0),
         minimum_share_in_selected_areas=None if share is None else float(share),
         share_standard_deviations=None if share_sd is None else float(share_sd),
         index_spread_standard_deviations=None if spread is None else float(spread),
@@ -681,7 +685,7 @@ def parse_ruleset(document: Mapping[str, Any], source: Path, sha256: str = "") -
     if document.get("schema_version") == 1:
         raise RulesetError(
             f"{source}: schema_version 1 is no longer read; write it as schema_version = 2 "
-            "(see docs/rulesets.md: add division = \"deso2018\"; thresholds stay as they are)"
+            '(see docs/rulesets.md: add division = "deso2018"; thresholds stay as they are)'
         )
     top = _take(document, TOP_SPEC, "", source)
     indicators = _indicators(top.get("indicators", {}), source)
@@ -711,7 +715,17 @@ def parse_ruleset(document: Mapping[str, Any], source: Path, sha256: str = "") -
         max_suppressed_share=float(quality.get("max_suppressed_share", 0.05)),
         path=source,
         sha256=sha256,
+        default_input=_default_input(top.get("default_input"), source),
     )
+
+
+def _default_input(value: str | None, source: Path) -> Path | None:
+    if value is None:
+        return None
+    path = (source.parent / value).resolve()
+    if not path.is_file():
+        raise RulesetError(f"{source}: default_input {value!r} is not a file ({path})")
+    return path
 
 
 def load_ruleset(path: Path) -> Ruleset:

@@ -56,7 +56,32 @@ def read_input(
     if is_election_authority_file(path):
         return read_election_input(path, ruleset, year=year)
     loaded = read_area_statistics(path, sheet=sheet, columns=ruleset.input_columns)
-    return ScreeningInput(loaded, synthetic_note=synthetic_note(path))
+    return split_national_only(ScreeningInput(loaded, synthetic_note=synthetic_note(path)), ruleset)
+
+
+def split_national_only(data: ScreeningInput, ruleset: Ruleset) -> ScreeningInput:
+    """Set apart the rows the division counts nationally only (e.g. collection districts)."""
+    column = ruleset.division.national_only_when_zero
+    frame = data.loaded.frame
+    if column is None or column not in frame.columns:
+        return data
+    national = (frame[column] == 0).fillna(False).to_numpy(dtype=bool)
+    if not national.any():
+        return data
+    rows = data.loaded.source_rows()
+    kept = set(rows[~national].tolist())
+    loaded = replace(
+        data.loaded,
+        frame=frame.loc[~national].reset_index(drop=True),
+        row_numbers=rows[~national],
+        parse_problems=tuple(p for p in data.loaded.parse_problems if p.row in kept),
+        notes=(
+            *data.loaded.notes,
+            f"{int(national.sum())} rows with 0 {column} are no areas of the "
+            f"{ruleset.division.label} division; they count in the national totals only",
+        ),
+    )
+    return replace(data, loaded=loaded, national_only=frame.loc[national].reset_index(drop=True))
 
 
 def read_election_input(path: Path, ruleset: Ruleset, *, year: int | None) -> ScreeningInput:
@@ -84,7 +109,6 @@ def read_election_input(path: Path, ruleset: Ruleset, *, year: int | None) -> Sc
         columns=columns,
     )
     return ScreeningInput(loaded, national_only=national)
-
 
 
 def _typed(frame: pd.DataFrame, text: tuple[str, ...], integers: tuple[str, ...]) -> pd.DataFrame:
