@@ -9,11 +9,20 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from areascreen import paths
+from areascreen import __version__, paths
 from areascreen.errors import AreascreenError
 
 EXIT_DATA_PROBLEM = 1
 EXIT_LOCKED = 3
+
+
+def ruleset_argument(text: str) -> Path:
+    """A ruleset file, or the name of a ruleset shipped in data/rulesets/."""
+    path = Path(text)
+    shipped = paths.RULESET_DIR / f"{text}.toml"
+    if not path.exists() and path.suffix != ".toml" and shipped.is_file():
+        return shipped
+    return path
 
 
 def _year_range(text: str) -> list[int]:
@@ -52,7 +61,17 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         "--offline", action="store_true", help="with --source scb: use only the local cache"
     )
     run.add_argument(
-        "--ruleset", type=Path, help="ruleset TOML (default: data/rulesets/<year>.toml)"
+        "--ruleset",
+        type=ruleset_argument,
+        help="ruleset TOML file, or the name of a shipped ruleset such as 2018-relative "
+        "(default: data/rulesets/<year>.toml); a ruleset other than the year's own publishes "
+        "to OUT/<year>-<ruleset name>/ unless --publication says otherwise",
+    )
+    run.add_argument(
+        "--publication", help="folder name of the publication under OUT (default: see --ruleset)"
+    )
+    run.add_argument(
+        "--lang", choices=("en", "sv"), default="en", help="language of the report and summary"
     )
     run.add_argument(
         "--out",
@@ -63,7 +82,8 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--dry-run",
         action="store_true",
-        help="screen and report what would be published, without publishing",
+        help="screen and report what would be published, without publishing; the files "
+        "are written to OUT/dry-runs/<publication>/",
     )
     run.add_argument(
         "--engine",
@@ -86,9 +106,10 @@ def _add_validate(commands: argparse._SubParsersAction) -> None:
     validate.add_argument("--sheet", help="sheet name of an .xlsx input")
     validate.add_argument(
         "--ruleset",
-        type=Path,
+        type=ruleset_argument,
         default=paths.ruleset_path(2018),
-        help="ruleset whose quality limits apply (default: data/rulesets/2018.toml)",
+        help="ruleset whose columns, division and quality limits apply "
+        "(default: data/rulesets/2018.toml)",
     )
     validate.add_argument("--docs", type=Path, help="write Great Expectations Data Docs here")
     validate.set_defaults(handler=_validate)
@@ -177,14 +198,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Screen small statistical areas against socioeconomic thresholds and "
         "publish the municipalities eligible for a grant.",
     )
+    parser.add_argument("--version", action="version", version=f"areascreen {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log details, including every library's"
+    )
+    parser.add_argument("--log-file", type=Path, help="also write the log to this file")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser = _with_quiet_option(commands.add_parser)  # type: ignore[method-assign]
+    from areascreen.compare import register as register_compare
     from areascreen.sources.commands import register as register_sources
 
     for add in (
         _add_run,
         _add_validate,
+        register_compare,
         register_sources,
         _add_allocate,
         _add_sensitivity,
@@ -214,6 +242,8 @@ def _run(args: argparse.Namespace) -> int:
             reports_dir=str(args.out),
             sheet=args.sheet,
             dry_run=args.dry_run,
+            language=args.lang,
+            publication=args.publication,
         )
     else:
         options = RunOptions(
@@ -223,6 +253,8 @@ def _run(args: argparse.Namespace) -> int:
             reports_dir=args.out,
             sheet=args.sheet,
             dry_run=args.dry_run,
+            language=args.lang,
+            publication=args.publication,
         )
         result = run_screening(options)
     codes = result.eligible_codes
@@ -231,24 +263,22 @@ def _run(args: argparse.Namespace) -> int:
     print(", ".join(f"{name} ({code})" for code, name in zip(codes, names, strict=True)))
     if result.publication_dir:
         print(f"Published: {result.publication_dir}/ (see summary.md)")
-    elif "changes.md" in result.documents:
+        return 0
+    if "changes.md" in result.documents:
         print(result.documents["changes.md"])
-    else:
-        print("Dry run: nothing published, and no publication to compare with.")
+    print(f"Dry run: nothing published; what would be published is in {result.dry_run_dir}/")
     return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from areascreen.load import read_area_statistics
     from areascreen.ruleset import load_ruleset
+    from areascreen.screening import read_input
     from areascreen.validate import validate_input
 
     ruleset = load_ruleset(args.ruleset)
-    loaded = read_area_statistics(args.file, sheet=args.sheet)
-    report = validate_input(
-        loaded, max_suppressed_share=ruleset.max_suppressed_share, docs_dir=args.docs
-    )
-    print(f"{args.file.name}: {len(loaded.frame)} areas pass the input gate")
+    data = read_input(args.file, ruleset, sheet=args.sheet, year=ruleset.year)
+    report = validate_input(data.loaded, ruleset, docs_dir=args.docs)
+    print(f"{args.file.name}: {data.rows} areas pass the input gate of {ruleset.name}")
     for line in report.summary_lines():
         print(line)
     return 0
@@ -303,25 +333,50 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# Libraries whose INFO lines (every HTTP request, every Prefect API call) are noise to a user.
+NOISY_LOGGERS = ("httpx", "httpcore", "urllib3", "prefect.client", "great_expectations")
+
+
+def configure_logging(args: argparse.Namespace) -> None:
+    """Log level from -q/-v, library chatter kept quiet unless -v, and an optional log file."""
+    level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if args.log_file is not None:
+        handlers.append(logging.FileHandler(args.log_file, encoding="utf-8"))
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+        handlers=handlers,
+        force=True,
+    )
+    if not args.verbose:
+        for name in NOISY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def printable(text: str) -> str:
+    """A message with control characters and terminal escape codes shown escaped, never raw."""
+    return "".join(
+        c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in text
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a subcommand; data problems exit with 1 and a message, a busy year with 3."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    configure_logging(args)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
     except AreascreenError as error:
         from areascreen.publish import PublicationLocked
 
-        print(f"areascreen: error: {error}", file=sys.stderr)
+        print(f"areascreen: error: {printable(str(error))}", file=sys.stderr)
         for note in getattr(error, "notes", ()):
-            print(f"areascreen: note: {note}", file=sys.stderr)
+            print(f"areascreen: note: {printable(str(note))}", file=sys.stderr)
         return EXIT_LOCKED if isinstance(error, PublicationLocked) else EXIT_DATA_PROBLEM
 
 
