@@ -466,9 +466,9 @@ def _first_lines(name: str, text: str) -> tuple[str | None, str]:
         if _BLANK_LINE.fullmatch(line):
             continue
         found.append(line)
-        if not _SEP_LINE.fullmatch(found[0].strip()) or len(found) == 2:
+        if not _SEP_LINE.fullmatch(found[0].strip(" ")) or len(found) == 2:
             break
-    if not found or (len(found) == 1 and _SEP_LINE.fullmatch(found[0].strip())):
+    if not found or (len(found) == 1 and _SEP_LINE.fullmatch(found[0].strip(" "))):
         raise InputError(f"{name}: the file has no header line")
     if len(found) == 2:
         return found[0], found[1]
@@ -503,7 +503,7 @@ def _csv_layout(name: str, text: str, columns: InputColumns) -> _CsvLayout:
     sep_line, header_line = _first_lines(name, text)
     if sep_line is None:
         return _CsvLayout(detect_delimiter(name, header_line, columns), declared=False)
-    delimiter = _SEP_LINE.fullmatch(sep_line.strip()).group(1)
+    delimiter = _SEP_LINE.fullmatch(sep_line.strip(" ")).group(1)
     if delimiter in '"\r\n' or delimiter.isalnum():
         raise InputError(f"{name}: the first line declares an unusable separator {delimiter!r}")
     header = next(csv.reader([header_line], delimiter=delimiter))
@@ -537,8 +537,8 @@ def _read_csv(
 
 
 def _is_blank_record(record: list[str]) -> bool:
-    """An empty line, or one holding nothing but spaces and tabs."""
-    return not record or (len(record) == 1 and _BLANK_LINE.fullmatch(record[0]) is not None)
+    """A record of nothing but empty fields, spaces and tabs."""
+    return all(_BLANK_LINE.fullmatch(value) is not None for value in record)
 
 
 def _csv_records(
@@ -790,12 +790,31 @@ def _check_sheet_rows(label: str, worksheet: object, limits: ReadLimits) -> None
         )
 
 
+class UncachedFormula:
+    """A formula cell saved without its computed value: nothing to read, so not a value."""
+
+    def __str__(self) -> str:
+        return "(formula without a computed value)"
+
+
+def _sheet_parser() -> type:
+    """openpyxl's sheet parser, marking formula cells that carry no computed value."""
+    from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+
+    class SheetParser(WorkSheetParser):
+        def parse_cell(self, element: object) -> dict:
+            cell = super().parse_cell(element)
+            if cell["value"] is None and element.find(FORMULA_TAG) is not None:
+                cell["value"] = UncachedFormula()
+            return cell
+
+    return SheetParser
+
+
 def _sheet_rows(label: str, workbook: object, worksheet: object) -> Iterator[tuple[int, list]]:
     """(row number, cell dicts) of every row in the sheet's XML, whatever its `<dimension>`."""
-    from openpyxl.worksheet._reader import WorkSheetParser
-
     with worksheet._get_source() as source:
-        parser = WorkSheetParser(
+        parser = _sheet_parser()(
             source,
             worksheet._shared_strings,
             data_only=True,
