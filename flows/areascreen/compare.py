@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -335,6 +336,24 @@ def _municipality_rows(result: ComparisonResult) -> list[dict[str, Any]]:
     return rows
 
 
+def _pair_rows(agreement: pa.Table) -> list[dict[str, str]]:
+    """One row per pair of rulesets: both, only A, only B, neither."""
+    rows: dict[tuple[str, str], dict[str, str]] = {}
+    for record in agreement.to_pylist():
+        if record["scope"] == "pair":
+            pair = (record["ruleset_a"], record["ruleset_b"])
+            row = rows.setdefault(pair, {"ruleset_a": pair[0], "ruleset_b": pair[1]})
+            row[record["outcome"]] = integer(record["municipalities"])
+    return list(rows.values())
+
+
+def _banner(note: str | None) -> str | None:
+    """The synthetic banner's text: the input's own note, marked SYNTHETIC."""
+    if note is None:
+        return None
+    return note if note.upper().startswith("SYNTHETIC") else f"SYNTHETIC: {note}"
+
+
 def render_html(result: ComparisonResult) -> str:
     """The comparison page, from its template with autoescaping."""
     environment = jinja2.Environment(
@@ -348,12 +367,11 @@ def render_html(result: ComparisonResult) -> str:
     counts = result.municipalities["eligible_under"].to_pylist()
     overlap = [(f"eligible under {k} of {len(labels)}", counts.count(k)) for k in
                range(len(labels), 0, -1)]  # fmt: skip
-    pairs = [r for r in result.agreement.to_pylist() if r["scope"] == "pair"]
     return environment.get_template(TEMPLATE).render(
-        policy=POLICY,
+        policy=markupsafe.Markup(POLICY),
         year=result.year,
         input_name=result.input_path.name,
-        synthetic_note=result.synthetic_note,
+        synthetic_banner=_banner(result.synthetic_note),
         notes=result.notes,
         rulesets=[_ruleset_context(c) for c in result.rulesets],
         eligible_bars=_bars([(c.label, len(c.eligible_codes)) for c in result.rulesets]),
@@ -363,7 +381,7 @@ def render_html(result: ComparisonResult) -> str:
             for r in result.agreement.to_pylist()
             if r["scope"] == "all"
         },
-        pairs=[{**p, "shown": integer(p["municipalities"])} for p in pairs],
+        pairs=_pair_rows(result.agreement),
         municipalities=_municipality_rows(result),
         municipality_count=integer(result.municipalities.num_rows),
         area_labels=result.area_labels,
