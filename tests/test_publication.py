@@ -1,7 +1,8 @@
-"""Atomic publication: killed runs, concurrent runs and leftovers, with real subprocesses."""
+"""Publication: killed runs, concurrent runs and leftovers (real subprocesses); the files written."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -10,11 +11,23 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from areascreen.cli import EXIT_LOCKED, main
 from areascreen.pipeline import RunOptions, run_screening
-from areascreen.publish import PublicationLocked, promote, restore_interrupted
+from areascreen.publish import (
+    PublicationLocked,
+    promote,
+    restore_interrupted,
+    sha256_of,
+    write_csv,
+    write_manifest,
+    write_table,
+    write_workbook,
+)
 from tests.conftest import REPOSITORY_ROOT
 from tests.fixture_areas import fixture_frame, fixture_ruleset
 from tests.helpers import snapshot_tree
@@ -137,3 +150,130 @@ def test_promote_replaces_the_whole_folder(tmp_path):
     promote(staging, target)
     assert sorted(p.name for p in target.iterdir()) == ["new.csv"]
     assert not staging.exists()
+
+
+def mixed_table(names: list[str]) -> pa.Table:
+    """A small table with every kind of published column."""
+    rows = len(names)
+    return pa.table(
+        {
+            "municipality_code": pa.array(["0180", "0127", "2380", "0114"][:rows]),
+            "municipality_name": pa.array(names),
+            "selected_areas": pa.array([1054, None, 3, 0][:rows], pa.int64()),
+            "share": pa.array([1.5, 0.1 + 0.2, None, -24.156570363466912][:rows]),
+            "eligible": pa.array([True, False, None, True][:rows]),
+            "codes": pa.array([["0180", "0127"], [], None, ["2380"]][:rows]),
+        }
+    )
+
+
+def test_csv_counts_are_integers_and_floats_keep_full_precision(tmp_path):
+    write_table(
+        mixed_table(["Stockholm", "Botkyrka", "Östersund", "Upplands Väsby"]), tmp_path, "t"
+    )
+    assert (tmp_path / "t.csv").read_text(encoding="utf-8") == (
+        "municipality_code,municipality_name,selected_areas,share,eligible,codes\n"
+        '0180,Stockholm,1054,1.5,true,"0180, 0127"\n'
+        "0127,Botkyrka,,0.30000000000000004,false,\n"
+        "2380,Östersund,3,,,\n"
+        "0114,Upplands Väsby,0,-24.156570363466912,true,2380\n"
+    )
+
+
+def test_swedish_csv_has_semicolons_decimal_commas_and_a_byte_order_mark(tmp_path):
+    table = mixed_table(["Stockholm", "Botkyrka", "Östersund", "Upplands Väsby"])
+    write_table(table, tmp_path, "t", csv_style="swedish")
+    raw = (tmp_path / "t.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfmunicipality_code;municipality_name;selected_areas;")
+    assert raw.decode("utf-8-sig").splitlines()[1] == "0180;Stockholm;1054;1,5;true;0180, 0127"
+    back = pd.read_csv(
+        tmp_path / "t.csv",
+        sep=";",
+        decimal=",",
+        encoding="utf-8-sig",
+        dtype={"municipality_code": str},
+    )
+    assert back["municipality_code"].tolist() == ["0180", "0127", "2380", "0114"]
+    assert back["selected_areas"].tolist()[0] == 1054
+    assert back["share"].tolist()[3] == -24.156570363466912
+    with pytest.raises(ValueError, match="unknown CSV style 'excel'"):
+        write_csv(table, tmp_path / "x.csv", csv_style="excel")
+
+
+FORMULAS = ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tTab", "\rReturn", "\uff1d1"]
+
+
+def test_formula_like_text_is_neutralised_in_the_csv_and_exact_in_parquet_and_json(tmp_path):
+    names = [*FORMULAS, "Ale-Kungälv", "Malmö"]
+    table = pa.table(
+        {
+            "municipality_code": [f"{n:04d}" for n in range(len(names))],
+            "municipality_name": names,
+            "margin_pp": [-1.5] * len(names),
+        }
+    )
+    write_table(table, tmp_path, "eligible_municipalities")
+    written = pd.read_csv(
+        tmp_path / "eligible_municipalities.csv", dtype=str, keep_default_na=False
+    )
+    assert written["municipality_name"].tolist() == [
+        *("'" + f for f in FORMULAS),
+        "Ale-Kungälv",
+        "Malmö",
+    ]
+    assert written["margin_pp"].tolist() == ["-1.5"] * len(names)
+    assert pq.read_table(tmp_path / "eligible_municipalities.parquet").equals(table)
+    records = json.loads((tmp_path / "eligible_municipalities.json").read_text(encoding="utf-8"))
+    assert [r["municipality_name"] for r in records] == names
+    # A carriage return inside a cell is quoted, so no reader takes it for a line break.
+    assert b'"\'\rReturn"' in (tmp_path / "eligible_municipalities.csv").read_bytes()
+
+
+def test_json_keeps_integers_and_full_precision(tmp_path):
+    write_table(mixed_table(["a", "b", "c", "d"]), tmp_path, "eligible_municipalities")
+    records = json.loads((tmp_path / "eligible_municipalities.json").read_text(encoding="utf-8"))
+    assert [r["selected_areas"] for r in records] == [1054, None, 3, 0]
+    assert records[1]["share"] == 0.30000000000000004
+    assert records[0]["codes"] == ["0180", "0127"]
+
+
+def test_the_manifest_checksums_the_workbook_and_the_report(tmp_path):
+    (tmp_path / "report.html").write_text("<p>report</p>", encoding="utf-8")
+    workbook = write_workbook({"t": mixed_table(["a"])}, tmp_path)
+    (tmp_path / "validation").mkdir()
+    manifest = json.loads(write_manifest(tmp_path, {"year": 2018}).read_text(encoding="utf-8"))
+    assert sorted(manifest["files_sha256"]) == ["publication.xlsx", "report.html"]
+    assert manifest["files_sha256"]["publication.xlsx"] == sha256_of(workbook)
+
+
+def test_the_previous_publication_is_read_by_its_exact_path_not_as_a_glob(tmp_path):
+    # DuckDB would read 'pub[1]/2018/*.parquet' as a pattern matching 'pub1/2018/...'.
+    rules = fixture_ruleset(tmp_path / "rules")
+    same = tmp_path / "same.parquet"
+    fixture_frame().to_parquet(same, index=False)
+    changed = fixture_frame()
+    changed.loc[changed["area_code"] == "1280C1020", "voters"] = 800  # 1280 is no longer eligible
+    other = tmp_path / "other.parquet"
+    changed.to_parquet(other, index=False)
+    bracketed, plain = tmp_path / "pub[1]", tmp_path / "pub1"
+    for folder, data in ((bracketed, same), (plain, other)):
+        run_screening(
+            RunOptions(year=2018, input_path=data, ruleset_path=rules, reports_dir=folder)
+        )
+    next_year = tmp_path / "2019.parquet"
+    fixture_frame(year=2019).to_parquet(next_year, index=False)
+    result = run_screening(
+        RunOptions(
+            year=2019,
+            input_path=next_year,
+            ruleset_path=fixture_ruleset(tmp_path / "rules2019", year=2019),
+            reports_dir=bracketed,
+        )
+    )
+    changes = result.tables["municipality_changes"].to_pylist()
+    assert {row["municipality_code"]: row["change"] for row in changes} == {
+        "0127": "stayed",
+        "0180": "stayed",
+        "1280": "stayed",
+    }
+    assert f"Compared with `{bracketed / '2018'}`." in result.documents["changes.md"]
