@@ -306,3 +306,18 @@ def test_a_missing_input_is_named(tmp_path: Path) -> None:
     absent = tmp_path / "absent.parquet"
     with pytest.raises(AreascreenError, match=r"absent\.parquet"):
         compare_rulesets(2018, _pair(tmp_path), absent, tmp_path / "out", validate=False)
+
+
+def test_page_states_each_municipality_rule(tmp_path: Path) -> None:
+    delmos = paths.RULESET_DIR / "2018-delmos-style.toml"
+    if not delmos.is_file():
+        pytest.skip("the Delmos-style ruleset is not shipped")
+    rulesets = [_ruleset(tmp_path, ALL_FOUR), delmos]
+    result = compare_rulesets(
+        2018, rulesets, _fixture_input(tmp_path), tmp_path / "out", validate=False
+    )
+    page = (tmp_path / "out" / "comparison.html").read_text(encoding="utf-8")
+    rule = result.rulesets[1].ruleset.municipality
+    assert rule.share_standard_deviations == 1.5
+    assert "at least 1.5 standard deviations above the municipalities&#39; mean" in page
+    assert result.rulesets[1].ruleset.description in page

@@ -25,7 +25,7 @@ from areascreen.db import connect
 from areascreen.errors import AreascreenError
 from areascreen.formatting import integer
 from areascreen.publish import write_csv
-from areascreen.ruleset import Ruleset, load_ruleset
+from areascreen.ruleset import MunicipalityRule, Ruleset, load_ruleset
 from areascreen.screening import ScreeningInput, read_input, result_tables, screen_into
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -296,6 +296,27 @@ def _bars(values: Sequence[tuple[str, int]], width: int = 420) -> list[dict[str,
     ]
 
 
+def _municipality_conditions(rule: MunicipalityRule) -> list[str]:
+    """The municipality rule's conditions beyond selected areas and residents, in words."""
+    conditions = []
+    if rule.minimum_share_in_selected_areas is not None:
+        conditions.append(
+            f"at least {rule.minimum_share_in_selected_areas:g} % of its residents in selected areas"
+        )
+    if rule.share_standard_deviations is not None:
+        conditions.append(
+            "a share of residents in selected areas at least "
+            f"{rule.share_standard_deviations:g} standard deviations above the municipalities' mean"
+        )
+    if rule.index_spread_standard_deviations is not None:
+        conditions.append(
+            "an inequality index at least "
+            f"{rule.index_spread_standard_deviations:g} standard deviations above the "
+            "municipalities' mean"
+        )
+    return conditions
+
+
 def _ruleset_context(item: ComparedRuleset) -> dict[str, Any]:
     """What the page says of one ruleset."""
     rules = item.ruleset
@@ -313,6 +334,7 @@ def _ruleset_context(item: ComparedRuleset) -> dict[str, Any]:
         "minimum_population": integer(rules.minimum_population),
         "minimum_selected_areas": integer(municipality.minimum_selected_areas),
         "minimum_residents": integer(municipality.minimum_population_in_selected_areas),
+        "municipality_extra": _municipality_conditions(municipality),
         "eligible": integer(len(item.eligible_codes)),
         "selected_areas": integer(item.selected_areas),
     }
