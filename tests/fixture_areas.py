@@ -20,7 +20,7 @@ is 1,000 (100 for the small area), so a numerator of 600 is a rate of exactly 60
 | 0127C1030 | 58 x | 4 | 20 | 72 x | 2 | too few | too few |
 | 2380C1010 Östersund | .. | 14 x | 32 x | 80 | 2 + 1 unknown | too few | undetermined |
 | 2380C1020 | 75 | 6 | 15 | 85 | 0 | too few | too few |
-| 2380A1030 | 78 | 3 | 11 | 89 | 0 | too few | too few |
+| 2380A0010 | 78 | 3 | 11 | 89 | 0 | too few | too few |
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ ROWS = [
     ("0127C1030", 2000, 580, 40, 200, 720),
     ("2380C1010", 1500, None, 140, 320, 800),
     ("2380C1020", 1700, 750, 60, 150, 850),
-    ("2380A1030", 1200, 780, 30, 110, 890),
+    ("2380A0010", 1200, 780, 30, 110, 890),
 ]
 
 POPULATION = {code: population for code, population, *_ in ROWS}
@@ -77,7 +77,7 @@ STATUS_ALL_FOUR = {
     "0127C1030": "too_few_criteria_crossed",
     "2380C1010": "too_few_criteria_crossed",
     "2380C1020": "too_few_criteria_crossed",
-    "2380A1030": "too_few_criteria_crossed",
+    "2380A0010": "too_few_criteria_crossed",
 }
 STATUS_AT_LEAST_THREE = {
     **STATUS_ALL_FOUR,
@@ -89,7 +89,7 @@ STATUS_AT_LEAST_THREE = {
 CROSSED = {
     "0180C1010": 4, "0180C1020": 3, "0180C1030": 0, "1280C1010": 1, "1280C1020": 4,
     "1280C1030": 4, "1880C1010": 3, "1880C1020": 3, "1880C1030": 0, "0127C1010": 4,
-    "0127C1020": 4, "0127C1030": 2, "2380C1010": 2, "2380C1020": 0, "2380A1030": 0,
+    "0127C1020": 4, "0127C1030": 2, "2380C1010": 2, "2380C1020": 0, "2380A0010": 0,
 }  # fmt: skip
 
 

@@ -16,7 +16,7 @@ required; at least 200 residents; a municipality needs one selected area):
 | 0127C1010 Botkyrka | 48 | 12 | 33 | 62 | selected; long-term unemployment 2 pp beyond |
 | 0127C1020 | 51 | 11 | 31 | 68 | selected; long-term unemployment 1 pp beyond |
 | 2380C1010 Östersund | .. | 14 | 32 | 80 | never: employment suppressed |
-(0180C1030, 1880C1030, 0127C1030, 2380C1020, 2380A1030 cross at most two criteria, none
+(0180C1030, 1880C1030, 0127C1030, 2380C1020, 2380A0010 cross at most two criteria, none
 within 2 pp of a third and fourth.)
 
 Baseline: Botkyrka (0127), Stockholm (0180) and Malmö (1280) are eligible.
