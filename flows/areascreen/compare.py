@@ -276,8 +276,8 @@ def division_notes(compared: Sequence[ComparedRuleset]) -> tuple[list[ComparedRu
     division = compared[0].ruleset.division
     same = [c for c in compared if c.ruleset.division.name == division.name]
     notes = [
-        f"{c.label} screens {c.ruleset.division.label} areas, not {division.label} as "
-        f"{compared[0].label} does: it is compared at municipality level only"
+        f"{c.label} is on the area division {c.ruleset.division.label}, not "
+        f"{division.label} as {compared[0].label} is: it is compared at municipality level only"
         for c in compared
         if c.ruleset.division.name != division.name
     ]
