@@ -374,3 +374,15 @@ def test_control_characters_in_a_sheet_name_are_escaped(tmp_path: Path) -> None:
     text = message(path, sheet="missing")
     assert "\t" not in text
     assert "'D\\tata'" in text
+
+
+def test_a_formula_without_a_computed_value_is_a_problem_not_suppressed(tmp_path: Path) -> None:
+    def formula(xml: bytes) -> bytes:
+        return re.sub(rb'(<c r="E2"[^>]*?)(?: t="n")?>.*?</c>', rb"\1><f>SUM(A1)</f></c>", xml)
+
+    workbook = rewrite_xlsx(in_sheet(formula))
+    assert b"<f>SUM(A1)</f>" in zipfile.ZipFile(io.BytesIO(workbook)).read(SHEET)
+    loaded = read_area_statistics(write(tmp_path, "formula.xlsx", workbook))
+    assert loaded.parse_problems == (
+        ParseProblem(2, "population", "(formula without a computed value)"),
+    )

@@ -255,12 +255,44 @@ def _employed_over_population(body: list[list[str]]) -> None:
         row[COLUMN["employed"]] = str(int(row[COLUMN["population_20_64"]]) + 5)
 
 
+def write_hostile() -> None:
+    """Files that once were misread: each must read as the valid base or be named."""
+    text = csv_text(SWEDISH_HEADER, rows())
+    write_text("cr_line_endings.csv", text.replace("\n", "\r"))
+    write_text("sep_line.csv", "sep=;\r\n" + text.replace("\n", "\r\n"))
+    write_text("blank_first_line.csv", "   \n" + text)
+    dashed = text.replace("norr-Lindängen", "norr\u2013Lindängen")
+    write_text("windows_1252.csv", dashed, encoding="cp1252")
+    digits = csv_text(SWEDISH_HEADER, edited(setter(2, "employed", "\u0668\u0660\u0662")))
+    write_text("arabic_indic_digits.csv", digits)
+    write_text("nul_after_8_kib.csv", text + "0180C9999;" + "x" * 9000 + "\x00;\n")
+    write_text("secret_first_line.csv", "API_TOKEN=0123456789abcdef\nrest of a file\n")
+    write_xlsx("understated_dimension.xlsx", {"Data": english_frame()})
+    path = OUT[0] / "understated_dimension.xlsx"
+    path.write_bytes(_with_dimension(path.read_bytes(), b"A1:C5"))
+
+
+def _with_dimension(data: bytes, ref: bytes) -> bytes:
+    """The workbook with its sheet's <dimension> set to `ref`, entry times kept fixed."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                content = re.sub(
+                    rb'<dimension ref="[^"]*"', b'<dimension ref="' + ref + b'"', content
+                )
+            target.writestr(item, content)
+    return out.getvalue()
+
+
 def main(out: Path = HERE) -> None:
     """Write every file of the corpus into `out` (this folder unless told)."""
     OUT[0] = out
     write_valid()
     write_structural()
     write_content()
+    write_hostile()
 
 
 if __name__ == "__main__":
