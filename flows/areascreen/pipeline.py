@@ -52,6 +52,15 @@ StageRunner = Callable[..., Any]
 # Thresholds moved by ±1 and ±2 percentage points in the report's sensitivity section.
 SENSITIVITY_DELTAS = (1.0, 2.0)
 DRY_RUNS_DIR = "dry-runs"
+# The tables every publication holds, each as Parquet and CSV (and in publication.xlsx).
+PUBLISHED_TABLES = (
+    "eligible_municipalities",
+    "municipality_results",
+    "area_results",
+    "area_criteria",
+    "national_averages",
+    "allocation",
+)
 
 
 def call_directly(stage: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -104,11 +113,12 @@ class RunOptions:
         return self.publication or str(self.year)
 
     def for_ruleset(self, ruleset: Ruleset) -> RunOptions:
-        """These options with the publication folder named for the ruleset when it is a variant."""
+        """These options with the publication folder named for the ruleset when it is a variant:
+        a ruleset named otherwise than the year's shipped ruleset is another method."""
         if self.publication is not None:
             return self
         official = paths.ruleset_path(self.year)
-        if official.is_file() and ruleset.path.resolve() == official.resolve():
+        if not official.is_file() or ruleset.name == load_ruleset(official).name:
             return self
         return replace(self, publication=f"{self.year}-{ruleset.name}")
 
