@@ -1,36 +1,59 @@
-"""Data-quality gates: the suites in `expectations/`, run through Great Expectations' own validation.
+"""Data-quality gates: the suites in `expectations/`, run by Great Expectations on DuckDB.
 
 Each table has a `<table>.critical.json` suite (a failure blocks) and optionally a
-`<table>.warning.json` suite (failures are reported only). Rules that Great Expectations cannot
-state on the raw columns (code prefix equals municipality, one kind of area code, totals that
-match the area results) are checked on derived columns added here, so the rule itself is still
-a Great Expectations expectation. Great Expectations is imported lazily: importing areascreen
-stays fast.
+`<table>.warning.json` suite (failures are reported only). A suite is written once as a
+template: sections marked `for_each` are expanded from the ruleset at run time (one copy per
+count column, per indicator, per denominator, ...), and `{name}` placeholders take the ruleset's
+values (its division's code pattern, its population column, ...).
+
+The table is validated by GX's SQL datasource on DuckDB (`areascreen.gx_duckdb`): the input
+frame, or the pipeline's result tables, are copied once into a gate table in a schema of their
+own, with the derived columns the suites need computed in SQL; the schema is dropped afterwards.
+The gate runs in two passes: every expectation pass/fail only (BOOLEAN_ONLY), then the failed
+ones again with counts and up to MAX_EXAMPLES offending rows (SUMMARY). Data Docs get the merged
+results, with every value from the data HTML-escaped. Great Expectations is imported lazily.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
+import html
 import json
 import logging
 import math
 import os
+import re
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
+import duckdb
+import pyarrow as pa
 
-from areascreen import contract, paths
+from areascreen import gx_duckdb, paths
 from areascreen.errors import AreascreenError, ValidationFailed
-from areascreen.load import LoadedInput
+from areascreen.load import LoadedInput, shown
 
 SEVERITIES: tuple[str, ...] = ("critical", "warning")
 MAX_EXAMPLES = 10
+MAX_COUNT = 1_000_000_000
 DOCS_SITE = "areascreen"
-_ROW_COLUMN = "source_row"
+ROW_COLUMN = "source_row"
+_POSITION = "position"
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A derived column: its SQL expression over `src` and the source columns it needs."""
+
+    name: str
+    expression: str
+    needs: tuple[str, ...] = ()
+    tables: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -39,11 +62,16 @@ class TableCheck:
 
     table: str
     label: str
-    frame: pd.DataFrame
+    source: str
     key_column: str
     noun: tuple[str, str]
+    derived: tuple[Derived, ...] = ()
+    joins: str = ""
+    sections: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
+    substitutions: Mapping[str, Any] = field(default_factory=dict)
     parameters: Mapping[str, Any] = field(default_factory=dict)
     row_label: str | None = None
+    register: Mapping[str, pa.Table] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -116,70 +144,49 @@ class ValidationReport:
 
 def validate_input(
     loaded: LoadedInput,
+    ruleset: Any,
     *,
-    max_suppressed_share: float = 0.05,
-    allow_multiple_years: bool = False,
     docs_dir: Path | None = None,
+    allow_multiple_years: bool = False,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> ValidationReport:
-    """Run the input suites on a loaded file; raises ValidationFailed on a critical failure."""
-    parameters = {
-        "max_suppressed_share": max_suppressed_share,
-        "max_years_per_file": None if allow_multiple_years else 1,
-        "municipality_codes": sorted(municipality_codes()),
-    }
-    check = TableCheck(
-        table="area_statistics",
-        label=loaded.path.name,
-        frame=input_frame(loaded),
-        key_column="area_code",
-        noun=("area", "areas"),
-        parameters=parameters,
-        row_label=loaded.row_label,
-    )
-    report = replace(run_checks([check], docs_dir=docs_dir), notes=input_notes(loaded))
+    """Run the input suites on a loaded file; raises ValidationFailed on a critical failure.
+
+    The gate table is built in `con` (the run's database) when given, else in a database of
+    its own; either way it is dropped before returning.
+    """
+    check = input_check(loaded, ruleset, allow_multiple_years=allow_multiple_years)
+    own = con is None
+    database = duckdb.connect() if own else con
+    try:
+        report = run_checks(database, [check], docs_dir=docs_dir)
+    finally:
+        if own:
+            database.close()
+    report = replace(report, notes=input_notes(loaded))
+    report.raise_for_failures()
+    return report
+
+
+def validate_outputs(
+    con: duckdb.DuckDBPyConnection, ruleset: Any, *, docs_dir: Path | None = None
+) -> ValidationReport:
+    """Run the output suites on `area_results` and `municipality_results` in `con`."""
+    report = run_checks(con, output_checks(con, ruleset), docs_dir=docs_dir)
     report.raise_for_failures()
     return report
 
 
 def input_notes(loaded: LoadedInput) -> tuple[str, ...]:
     """What reading the file found: format, encoding and the reader's notes, each naming it."""
-    name = loaded.path.name
+    name = _label(loaded.path.name)
     found = f"{name}: {loaded.file_format} file"
     if loaded.encoding is not None:
         found += f", encoding {loaded.encoding}"
     return (found, *(f"{name}: {note}" for note in loaded.notes))
 
 
-def validate_outputs(
-    area_results: pd.DataFrame,
-    municipalities: pd.DataFrame,
-    *,
-    docs_dir: Path | None = None,
-) -> ValidationReport:
-    """Run the output suites on area and municipality results; raises ValidationFailed on failure."""
-    checks = [
-        TableCheck(
-            table="area_results",
-            label="area_results",
-            frame=area_results_frame(area_results),
-            key_column="area_code",
-            noun=("area", "areas"),
-            parameters={"number_of_criteria": len(criteria_in(area_results))},
-        ),
-        TableCheck(
-            table="municipality_results",
-            label="municipality_results",
-            frame=municipality_results_frame(municipalities, area_results),
-            key_column="municipality_code",
-            noun=("municipality", "municipalities"),
-        ),
-    ]
-    report = run_checks(checks, docs_dir=docs_dir)
-    report.raise_for_failures()
-    return report
-
-
-# --- derived columns --------------------------------------------------------------------------
+# --- the input check --------------------------------------------------------------------------
 
 
 def municipality_codes(path: Path = paths.MUNICIPALITIES_CSV) -> set[str]:
@@ -188,105 +195,230 @@ def municipality_codes(path: Path = paths.MUNICIPALITIES_CSV) -> set[str]:
         return {row["municipality_code"] for row in csv.DictReader(handle)}
 
 
-def input_frame(loaded: LoadedInput) -> pd.DataFrame:
-    """The loaded frame plus the derived columns the input suite checks."""
-    frame = loaded.frame.copy()
-    frame["area_code_prefix"], frame["area_code_kind"] = code_parts(frame["area_code"])
-    bad_cells = _parse_problem_cells(loaded)
-    frame["unparsed_values"] = _unparsed_values(loaded, len(frame))
-    for indicator in contract.INDICATORS.values():
-        columns = [indicator.numerator, indicator.denominator]
-        missing = frame[columns].isna().any(axis=1).to_numpy()
-        unparsed = bad_cells[columns].any(axis=1).to_numpy()
-        frame[f"{indicator.name}_suppressed"] = (missing & ~unparsed).astype("float64")
-    frame[_ROW_COLUMN] = loaded.source_rows()
-    return frame
+def count_columns(ruleset: Any) -> tuple[str, ...]:
+    """The ruleset's count columns: its input integers other than the year."""
+    return tuple(c for c in ruleset.input_columns.integers if c != "year")
 
 
-def code_parts(codes: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """An area code's leading four digits and its kind (DeSO for A/B/C, RegSO for R), if any."""
-    codes = codes.astype("str")
-    prefix = codes.str.slice(0, 4)
-    has_prefix = prefix.str.fullmatch(r"\d{4}").fillna(False).astype(bool)
-    letter = codes.str.slice(4, 5).where(has_prefix)
-    kinds = letter.map({"A": "DeSO", "B": "DeSO", "C": "DeSO", "R": "RegSO"})
-    return prefix.where(has_prefix).astype("str"), kinds.astype("str")
-
-
-def _problem_positions(loaded: LoadedInput) -> np.ndarray:
-    """Frame positions of the rows named in the parse problems."""
-    rows = pd.Index(loaded.source_rows())
-    return rows.get_indexer([p.row for p in loaded.parse_problems])
-
-
-def _parse_problem_cells(loaded: LoadedInput) -> pd.DataFrame:
-    """Boolean frame: True where a cell held a value that did not convert."""
-    columns = list(contract.INPUT_COLUMNS)
-    cells = np.zeros((len(loaded.frame), len(columns)), dtype=bool)
-    where = [columns.index(p.column) for p in loaded.parse_problems]
-    cells[_problem_positions(loaded), where] = True
-    return pd.DataFrame(cells, columns=columns)
-
-
-def _unparsed_values(loaded: LoadedInput, rows: int) -> pd.Series:
-    """Per row, the values that did not convert (e.g. `employed '12,5'`), else missing."""
-    described = pd.Series(
-        [p.describe() for p in loaded.parse_problems],
-        index=_problem_positions(loaded),
-        dtype="object",
+def input_sections(ruleset: Any) -> dict[str, list[dict[str, Any]]]:
+    """What each `for_each` section of the input suites is expanded over."""
+    population = ruleset.population_column
+    indicators = [
+        {
+            "indicator": i.name,
+            "numerator": i.numerator,
+            "denominator": i.denominator,
+            "label": i.label_en,
+        }
+        for i in ruleset.indicators
+    ]
+    denominators = dict.fromkeys(
+        i.denominator for i in ruleset.indicators if i.denominator != population
     )
-    joined = described.groupby(level=0).agg("; ".join)
-    return joined.reindex(range(rows)).astype("str")
+    division = ruleset.division
+    return {
+        "text_column": [{"column": c} for c in ruleset.input_columns.text],
+        "integer_column": [{"column": c} for c in ruleset.input_columns.integers],
+        "count_column": [{"column": c} for c in count_columns(ruleset)],
+        "required_count": [{"column": "year"}, {"column": population}],
+        "indicator": indicators,
+        "denominator": [{"column": c} for c in denominators],
+        "division_code_list": [{}] if division.known_codes() is not None else [],
+    }
 
 
-def criteria_in(area_results: pd.DataFrame) -> list[str]:
-    """The indicators screened in these results: those with a `<indicator>_crossed` column."""
-    return [name for name in contract.INDICATORS if f"{name}_crossed" in area_results.columns]
+def input_substitutions(ruleset: Any) -> dict[str, Any]:
+    """The ruleset's values the input suites' `{name}` placeholders take."""
+    division = ruleset.division
+    return {
+        "input_columns": list(ruleset.input_columns.all),
+        "population": ruleset.population_column,
+        "division_label": division.label,
+        "code_pattern": division.code_pattern,
+        "code_example": division.example,
+        "municipality_code_length": division.municipality_code_length,
+        "max_count": MAX_COUNT,
+        "max_count_text": f"{MAX_COUNT:,}",
+    }
 
 
-def area_results_frame(area_results: pd.DataFrame) -> pd.DataFrame:
-    """Area results plus the derived columns the area-results suite checks."""
-    frame = area_results.reset_index(drop=True).copy()
-    criteria = criteria_in(frame)
-    if "area_code" in frame:
-        frame["area_code_prefix"] = code_parts(frame["area_code"])[0]
-    if "selection_status" in frame:
-        frame["status_is_selected"] = frame["selection_status"].eq("selected")
-    if {"criteria_evaluated", "criteria_suppressed"} <= set(frame.columns):
-        frame["criteria_accounted"] = frame["criteria_evaluated"] + frame["criteria_suppressed"]
-    flags = frame[[f"{name}_crossed" for name in criteria]].astype("boolean").fillna(False)
-    frame["criteria_crossed_recounted"] = flags.astype("int64").sum(axis=1)
-    rates = frame[[f"{name}_pct" for name in criteria if f"{name}_pct" in frame.columns]]
-    frame["lowest_rate_pct"] = rates.astype("float64").min(axis=1)
-    frame["highest_rate_pct"] = rates.astype("float64").max(axis=1)
-    return frame
+def input_check(
+    loaded: LoadedInput, ruleset: Any, *, allow_multiple_years: bool = False
+) -> TableCheck:
+    """The input table, its derived columns and the ruleset's values for its suites."""
+    division = ruleset.division
+    known = division.known_codes()
+    register = {
+        "gate_input": input_arrow(loaded),
+        "gate_problems": problems_arrow(loaded),
+    }
+    if known is not None:
+        register["gate_known_codes"] = pa.table({"area_code": pa.array(sorted(known), pa.string())})
+    return TableCheck(
+        table="area_statistics",
+        label=_label(loaded.path.name),
+        source="gate_input",
+        key_column="area_code",
+        noun=("area", "areas"),
+        derived=input_derived(ruleset, with_code_list=known is not None),
+        joins="LEFT JOIN gate_problems AS problems USING (source_row)",
+        sections=input_sections(ruleset),
+        substitutions=input_substitutions(ruleset),
+        parameters={
+            "max_suppressed_share": ruleset.max_suppressed_share,
+            "max_years_per_file": None if allow_multiple_years else 1,
+            "municipality_codes": sorted(municipality_codes()),
+        },
+        row_label=loaded.row_label,
+        register=register,
+    )
 
 
-def municipality_results_frame(
-    municipalities: pd.DataFrame, area_results: pd.DataFrame
-) -> pd.DataFrame:
-    """Municipality results joined with totals recomputed from the area results."""
-    frame = municipalities.reset_index(drop=True).copy()
-    needed = {"municipality_code", "selected", "population"}
-    if "municipality_code" not in frame or not needed <= set(area_results.columns):
-        return frame
-    selected = area_results["selected"].astype("boolean").fillna(False).astype("int64")
-    totals = (
-        area_results.assign(selected_population=area_results["population"] * selected)
-        .assign(selected_flag=selected)
-        .groupby("municipality_code")
-        .agg(
-            areas=("population", "size"),
-            population=("population", "sum"),
-            selected_areas=("selected_flag", "sum"),
-            population_in_selected_areas=("selected_population", "sum"),
+def input_arrow(loaded: LoadedInput) -> pa.Table:
+    """The loaded frame as Arrow, with each row's place in the file as `source_row`."""
+    frame = loaded.frame
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        raise AreascreenError(
+            f"{_label(loaded.path.name)}: the table read from the file cannot be checked: {exc}"
+        ) from exc
+    return table.append_column(ROW_COLUMN, pa.array(loaded.source_rows(), pa.int64()))
+
+
+def problems_arrow(loaded: LoadedInput) -> pa.Table:
+    """Per file row with values that did not convert: their text and their columns."""
+    texts: dict[int, list[str]] = {}
+    columns: dict[int, list[str]] = {}
+    for problem in loaded.parse_problems:
+        texts.setdefault(int(problem.row), []).append(problem.describe())
+        columns.setdefault(int(problem.row), []).append(problem.column)
+    rows = list(texts)
+    return pa.table(
+        {
+            ROW_COLUMN: pa.array(rows, pa.int64()),
+            "unparsed_values": pa.array(["; ".join(texts[r]) for r in rows], pa.string()),
+            "unparsed_columns": pa.array([columns[r] for r in rows], pa.list_(pa.string())),
+        }
+    )
+
+
+def input_derived(ruleset: Any, *, with_code_list: bool) -> tuple[Derived, ...]:
+    """The derived columns of the input: code prefix, listed code, unparsed values, suppression."""
+    division = ruleset.division
+    code = "CAST(src.area_code AS VARCHAR)"
+    matches = f"regexp_full_match({code}, {_sql_text(division.code_pattern)})"
+    derived = [
+        Derived(
+            "area_code_prefix",
+            f"CASE WHEN {matches} THEN left({code}, {int(division.municipality_code_length)}) END",
+            ("area_code",),
+        ),
+        Derived("unparsed_values", "problems.unparsed_values"),
+    ]
+    if with_code_list:
+        derived.append(
+            Derived(
+                "area_code_listed",
+                f"CASE WHEN {matches} THEN {code} IN (SELECT area_code FROM gate_known_codes) END",
+                ("area_code",),
+            )
         )
+    for indicator in ruleset.indicators:
+        num, den = _quoted(indicator.numerator), _quoted(indicator.denominator)
+        unparsed = (
+            "coalesce(list_has_any(problems.unparsed_columns, "
+            f"[{_sql_text(indicator.numerator)}, {_sql_text(indicator.denominator)}]), false)"
+        )
+        missing = f"(src.{num} IS NULL OR src.{den} IS NULL OR src.{den} = 0)"
+        derived.append(
+            Derived(
+                f"{indicator.name}_suppressed",
+                f"CASE WHEN {missing} AND NOT {unparsed} THEN 1.0 ELSE 0.0 END",
+                (indicator.numerator, indicator.denominator),
+            )
+        )
+    return tuple(derived)
+
+
+# --- the output checks ------------------------------------------------------------------------
+
+
+def output_checks(con: duckdb.DuckDBPyConnection, ruleset: Any) -> list[TableCheck]:
+    """The checks of `area_results` and `municipality_results` for a ruleset."""
+    length = int(ruleset.division.municipality_code_length)
+    code = "CAST(src.area_code AS VARCHAR)"
+    matches = f"regexp_full_match({code}, {_sql_text(ruleset.division.code_pattern)})"
+    per_area = "FROM area_criteria AS c WHERE c.area_id = src.area_id"
+    areas = TableCheck(
+        table="area_results",
+        label="area_results",
+        source="area_results",
+        key_column="area_code",
+        noun=("area", "areas"),
+        derived=(
+            Derived(
+                "area_code_prefix",
+                f"CASE WHEN {matches} THEN left({code}, {length}) END",
+                ("area_code",),
+            ),
+            Derived(
+                "status_is_selected", "src.selection_status = 'selected'", ("selection_status",)
+            ),
+            Derived(
+                "criteria_accounted",
+                "src.criteria_evaluated + src.criteria_suppressed",
+                ("criteria_evaluated", "criteria_suppressed"),
+            ),
+            Derived(
+                "criteria_crossed_recounted",
+                f"(SELECT count(*) FILTER (WHERE c.crossed) {per_area})",
+                ("area_id",),
+                ("area_criteria",),
+            ),
+            Derived(
+                "lowest_rate", f"(SELECT min(c.rate) {per_area})", ("area_id",), ("area_criteria",)
+            ),
+            Derived(
+                "highest_rate", f"(SELECT max(c.rate) {per_area})", ("area_id",), ("area_criteria",)
+            ),
+        ),
+        substitutions={"municipality_code_length": length},
+        parameters={
+            "number_of_criteria": len(ruleset.criteria),
+            "minimum_population": ruleset.selection.minimum_population,
+        },
     )
-    codes = frame["municipality_code"]
-    for column in totals.columns:
-        recomputed = codes.map(totals[column]).fillna(0).astype("int64")
-        frame[f"{column}_in_area_results"] = recomputed
-    return frame
+    in_municipality = "FROM area_results AS a WHERE a.municipality_code = src.municipality_code"
+    totals = {
+        "areas": "count(*)",
+        "population": "coalesce(sum(a.population), 0)",
+        "selected_areas": "count(*) FILTER (WHERE a.selected)",
+        "population_in_selected_areas": "coalesce(sum(a.population) FILTER (WHERE a.selected), 0)",
+    }
+    municipalities = TableCheck(
+        table="municipality_results",
+        label="municipality_results",
+        source="municipality_results",
+        key_column="municipality_code",
+        noun=("municipality", "municipalities"),
+        derived=tuple(
+            Derived(
+                f"{name}_in_area_results",
+                f"(SELECT {total} {in_municipality})",
+                ("municipality_code",),
+                ("area_results",),
+            )
+            for name, total in totals.items()
+        ),
+        parameters={
+            "minimum_selected_areas": ruleset.municipality.minimum_selected_areas,
+            "minimum_population_in_selected_areas": (
+                ruleset.municipality.minimum_population_in_selected_areas
+            ),
+        },
+    )
+    return [areas, municipalities]
 
 
 # --- suites -----------------------------------------------------------------------------------
@@ -308,30 +440,95 @@ def read_suite_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_suite(table: str, severity: str):
+def expand_items(
+    items: Sequence[Any],
+    sections: Mapping[str, Sequence[Mapping[str, Any]]],
+    substitutions: Mapping[str, Any],
+    where: str,
+) -> list[dict[str, Any]]:
+    """The suite's expectations with every `for_each` section expanded and placeholders filled."""
+    expanded: list[dict[str, Any]] = []
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise AreascreenError(f"{where}: item {number} is not an expectation")
+        if "for_each" not in item:
+            expanded.append(_fill(item, substitutions))
+            continue
+        name = item["for_each"]
+        if name not in sections or not isinstance(item.get("expectations"), list):
+            known = ", ".join(sorted(sections)) or "none"
+            raise AreascreenError(
+                f"{where}: item {number} repeats over unknown {name!r} (known: {known}) "
+                "or has no list 'expectations'"
+            )
+        for values in sections[name]:
+            scope = {**substitutions, **values}
+            expanded += [_fill(inner, scope) for inner in item["expectations"]]
+    return expanded
+
+
+def _fill(value: Any, scope: Mapping[str, Any], *, in_message: bool = False) -> Any:
+    """A JSON value with `{name}` placeholders replaced; a whole-string placeholder keeps its type.
+
+    In message templates the inserted text has its braces doubled, so the message's own
+    placeholders (`{count}`, ...) still format and a pattern's `{4}` stays literal.
+    """
+    if isinstance(value, dict):
+        return {
+            k: _fill(v, scope, in_message=in_message or k == "message") for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_fill(v, scope, in_message=in_message) for v in value]
+    if not isinstance(value, str):
+        return value
+    whole = re.fullmatch(r"\{([a-z_]+)\}", value)
+    if whole and whole.group(1) in scope and not in_message:
+        return scope[whole.group(1)]
+
+    def insert(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in scope:
+            return match.group(0)
+        text = str(scope[name])
+        return text.replace("{", "{{").replace("}", "}}") if in_message else text
+
+    return re.sub(r"\{([a-z_]+)\}", insert, value)
+
+
+def load_suite(
+    table: str,
+    severity: str,
+    sections: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    substitutions: Mapping[str, Any] | None = None,
+):
     """A GX ExpectationSuite from `expectations/<table>.<severity>.json`, or None if absent."""
     path = suite_path(table, severity)
     if not path.is_file():
         return None
     gx = _gx()
-    from great_expectations.expectations.expectation_configuration import (
-        ExpectationConfiguration,
-    )
-
     data = read_suite_file(path)
-    expectations = []
-    for number, item in enumerate(data["expectations"], start=1):
-        try:
-            config = ExpectationConfiguration(**{**item, "severity": severity})
-            expectations.append(config.to_domain_obj())
-        except Exception as exc:
-            raise AreascreenError(f"{path.name}: expectation {number} is invalid: {exc}") from exc
+    items = expand_items(data["expectations"], sections or {}, substitutions or {}, path.name)
+    expectations = [_expectation(item, severity, n, path) for n, item in enumerate(items)]
     return gx.ExpectationSuite(
         name=data.get("name", path.stem), expectations=expectations, notes=data.get("notes")
     )
 
 
-# --- the generic runner -----------------------------------------------------------------------
+def _expectation(item: Mapping[str, Any], severity: str, position: int, path: Path):
+    """One GX expectation from its JSON, marked with its place in the suite."""
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    meta = {**(item.get("meta") or {}), _POSITION: position}
+    try:
+        config = ExpectationConfiguration(**{**item, "meta": meta, "severity": severity})
+        return config.to_domain_obj()
+    except Exception as exc:
+        raise AreascreenError(f"{path.name}: expectation {position + 1} is invalid: {exc}") from exc
+
+
+# --- the runner -------------------------------------------------------------------------------
 
 
 def _gx():
@@ -374,56 +571,137 @@ def _context(docs_dir: Path | None):
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
-def run_checks(checks: Sequence[TableCheck], *, docs_dir: Path | None = None) -> ValidationReport:
+def run_checks(
+    con: duckdb.DuckDBPyConnection, checks: Sequence[TableCheck], *, docs_dir: Path | None = None
+) -> ValidationReport:
     """Validate every table against its suites through one GX context; never raises on failure."""
     context = _context(docs_dir)
+    schema = f"areascreen_gate_{uuid.uuid4().hex[:12]}"
+    cursor = con.cursor()
+    cursor.execute(f"CREATE SCHEMA {schema}")
     outcomes: list[ExpectationOutcome] = []
-    for check in checks:
-        outcomes += _run_check(context, check, with_docs=docs_dir is not None)
-    docs_index = (docs_dir / "index.html") if docs_dir is not None else None
+    try:
+        for check in checks:
+            build_gate_table(cursor, schema, check)
+        datasource = gx_duckdb.add_datasource(context, "areascreen", con)
+        try:
+            for check in checks:
+                outcomes += _run_check(context, datasource, cursor, schema, check)
+        finally:
+            gx_duckdb.close_datasource(datasource)
+    finally:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        cursor.close()
+    docs_index = None
+    if docs_dir is not None:
+        context.build_data_docs(site_names=[DOCS_SITE])
+        docs_index = docs_dir / "index.html"
     success = not any(o.blocking for o in outcomes)
     return ValidationReport(success=success, results=tuple(outcomes), docs_index=docs_index)
 
 
-def _run_check(context, check: TableCheck, *, with_docs: bool) -> list[ExpectationOutcome]:
-    """Run a table's suites in one checkpoint and turn the results into outcomes."""
-    gx = _gx()
-    asset = context.data_sources.add_pandas(check.table).add_dataframe_asset(check.label)
-    batch = asset.add_batch_definition_whole_dataframe("whole table")
-    definitions = []
-    for severity in SEVERITIES:
-        suite = load_suite(check.table, severity)
-        if suite is None:
-            continue
-        suite = context.suites.add(suite)
-        definition = gx.ValidationDefinition(name=suite.name, data=batch, suite=suite)
-        definitions.append(context.validation_definitions.add(definition))
-    if not definitions:
-        raise AreascreenError(f"no expectation suite for {check.table} in {paths.EXPECTATIONS_DIR}")
-    actions = [gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=[DOCS_SITE])]
-    checkpoint = context.checkpoints.add(
-        gx.Checkpoint(
-            name=check.table,
-            validation_definitions=definitions,
-            actions=actions if with_docs else [],
-            result_format=_result_format(check),
+def table_columns(cursor: duckdb.DuckDBPyConnection, relation: str) -> list[str] | None:
+    """The columns of a table or view, or None when it does not exist."""
+    try:
+        return [d[0] for d in cursor.execute(f"SELECT * FROM {relation} LIMIT 0").description]
+    except duckdb.CatalogException:
+        return None
+
+
+def build_gate_table(cursor: duckdb.DuckDBPyConnection, schema: str, check: TableCheck) -> None:
+    """Copy the checked table into the gate schema with the derived columns its inputs allow."""
+    for name, table in check.register.items():
+        cursor.register(name, table)
+    try:
+        columns = table_columns(cursor, check.source)
+        if columns is None:
+            cursor.execute(f"CREATE TABLE {schema}.{check.table} (missing_table BOOLEAN)")
+            return
+        present = set(columns)
+        expressions = [
+            f"{d.expression} AS {_quoted(d.name)}"
+            for d in check.derived
+            if set(d.needs) <= present
+            and d.name not in present
+            and all(table_columns(cursor, t) is not None for t in d.tables)
+        ]
+        selected = ", ".join(["src.*", *expressions])
+        cursor.execute(
+            f"CREATE TABLE {schema}.{check.table} AS "
+            f"SELECT {selected} FROM {check.source} AS src {check.joins}"
         )
-    )
+    finally:
+        for name in check.register:
+            cursor.unregister(name)
+
+
+def _run_check(
+    context, datasource, cursor, schema: str, check: TableCheck
+) -> list[ExpectationOutcome]:
+    """Run a table's suites in two passes and turn the results into outcomes."""
     from great_expectations.core.run_identifier import RunIdentifier
 
-    result = checkpoint.run(
-        batch_parameters={"dataframe": check.frame},
-        expectation_parameters=dict(check.parameters),
-        run_id=RunIdentifier(run_name=check.label),
-    )
-    return _outcomes(check, definitions, result)
+    asset = datasource.add_table_asset(check.table, table_name=check.table, schema_name=schema)
+    batch = asset.add_batch_definition_whole_table("whole table").get_batch()
+    run_id = RunIdentifier(run_name=_SAFE_NAME.sub("_", check.label))
+    outcomes: list[ExpectationOutcome] = []
+    found = False
+    for severity in SEVERITIES:
+        suite = load_suite(check.table, severity, check.sections, check.substitutions)
+        if suite is None:
+            continue
+        found = True
+        suite = context.suites.add(suite)
+        first, results = _two_passes(batch, suite, check)
+        _store_for_docs(context, suite, batch, run_id, first, results)
+        outcomes += [_outcome(check, cursor, schema, suite.name, r) for r in results]
+    if not found:
+        raise AreascreenError(f"no expectation suite for {check.table} in {paths.EXPECTATIONS_DIR}")
+    return outcomes
+
+
+def _two_passes(batch, suite, check: TableCheck) -> tuple[Any, list[Any]]:
+    """The suite's result and its expectation results in suite order: all pass/fail only
+    first, then the failed ones again with counts and examples."""
+    gx = _gx()
+    parameters = dict(check.parameters)
+    first = batch.validate(suite, result_format="BOOLEAN_ONLY", expectation_parameters=parameters)
+    results = {_position(r): r for r in first.results}
+    failed = [e for e in suite.expectations if not _succeeded(results[e.meta[_POSITION]])]
+    if failed:
+        again = gx.ExpectationSuite(
+            name=f"{suite.name}.examples", expectations=[_copy_of(e) for e in failed]
+        )
+        second = batch.validate(
+            again, result_format=_result_format(check), expectation_parameters=parameters
+        )
+        results.update({_position(r): r for r in second.results})
+    return first, [results[n] for n in sorted(results)]
+
+
+def _copy_of(expectation):
+    """An expectation that belongs to no suite yet, for the second pass."""
+    clone = copy.copy(expectation)
+    clone.id = None
+    return clone
+
+
+def _position(result) -> int:
+    """Where an expectation result's expectation is in its suite."""
+    return int(result.expectation_config.meta[_POSITION])
+
+
+def _succeeded(result) -> bool:
+    """Whether an expectation passed without raising."""
+    raised = bool((result.exception_info or {}).get("raised_exception"))
+    return bool(result.success) and not raised
 
 
 def _result_format(check: TableCheck) -> dict[str, Any]:
     """SUMMARY results naming up to MAX_EXAMPLES offending rows by key (and file row)."""
     index_columns = [check.key_column]
     if check.row_label is not None:
-        index_columns.append(_ROW_COLUMN)
+        index_columns.append(ROW_COLUMN)
     return {
         "result_format": "SUMMARY",
         "unexpected_index_column_names": index_columns,
@@ -431,30 +709,56 @@ def _result_format(check: TableCheck) -> dict[str, Any]:
     }
 
 
-def _outcomes(check: TableCheck, definitions, checkpoint_result) -> list[ExpectationOutcome]:
-    """Outcomes in suite order, from every validation result of the checkpoint."""
-    outcomes: list[ExpectationOutcome] = []
-    by_suite = {r.suite_name: r for r in checkpoint_result.run_results.values()}
-    for definition in definitions:
-        suite = definition.suite
-        order = {e.id: n for n, e in enumerate(suite.expectations)}
-        results = by_suite[suite.name].results
-        for result in sorted(results, key=lambda r: order.get(r.expectation_config.id, 0)):
-            outcomes.append(_outcome(check, suite.name, result))
-    return outcomes
+def _store_for_docs(context, suite, batch, run_id, first, results: list[Any]) -> None:
+    """Keep the merged results, values HTML-escaped, in the store Data Docs are built from."""
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    merged = copy.copy(first)
+    merged.results = [escaped_result(r) for r in results]
+    merged.success = all(_succeeded(r) for r in merged.results)
+    identifier = ValidationResultIdentifier(
+        expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite.name),
+        run_id=run_id,
+        batch_identifier=_SAFE_NAME.sub("_", str(batch.id)),
+    )
+    context.validation_results_store.set(identifier, merged)
 
 
-def _outcome(check: TableCheck, suite_name: str, result) -> ExpectationOutcome:
+def escaped_result(result):
+    """A copy of an expectation result whose values from the data are HTML-escaped."""
+    safe = copy.deepcopy(result)
+    safe.result = _escape_values(safe.result or {})
+    if safe.exception_info:
+        safe.exception_info = _escape_values(safe.exception_info)
+    return safe
+
+
+def _escape_values(value: Any) -> Any:
+    """Every string inside a JSON-like value HTML-escaped, keys included."""
+    if isinstance(value, str):
+        return html.escape(value, quote=True)
+    if isinstance(value, Mapping):
+        return {_escape_values(k): _escape_values(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_escape_values(v) for v in value)
+    return value
+
+
+def _outcome(check: TableCheck, cursor, schema: str, suite_name: str, result) -> ExpectationOutcome:
     """One expectation's outcome, with its message when it failed."""
     config = result.expectation_config
     details = result.result or {}
     raised = bool((result.exception_info or {}).get("raised_exception"))
-    success = bool(result.success) and not raised
+    success = _succeeded(result)
     examples = _examples(check, config, details)
     message = None
     if not success:
+        values = _value_counts(check, cursor, schema, config.meta.get("list_values"))
         message = _message(
-            check, config, details, examples, result.exception_info if raised else None
+            check, config, details, examples, result.exception_info if raised else None, values
         )
     return ExpectationOutcome(
         table=check.label,
@@ -493,7 +797,7 @@ def _domain_columns(kwargs: Mapping[str, Any]) -> list[str]:
 def _example(check: TableCheck, meta: Mapping[str, Any], row: Mapping[str, Any], columns) -> str:
     """One offending row as text, e.g. `0180C1010 (line 3: employed '12,5')`."""
     key = row.get(check.key_column)
-    where = f"{check.row_label} {row.get(_ROW_COLUMN)}" if check.row_label else None
+    where = f"{check.row_label} {row.get(ROW_COLUMN)}" if check.row_label else None
     extras = []
     if meta.get("show_row") and where:
         extras.append(where)
@@ -510,7 +814,7 @@ def _example(check: TableCheck, meta: Mapping[str, Any], row: Mapping[str, Any],
 def _values(row: Mapping[str, Any], columns: Sequence[str]) -> str:
     """The offending values: bare for one column, `name value` pairs for several."""
     if len(columns) == 1:
-        return _show(row.get(columns[0]))
+        return _show(row.get(columns[0]), quote_text=columns[0] == "unparsed_values")
     return ", ".join(f"{c} {_show(row.get(c))}" for c in columns)
 
 
@@ -523,22 +827,35 @@ def _is_missing(value: Any) -> bool:
     return isinstance(value, str) and value in ("nan", "None", "<NA>")
 
 
-def _show(value: Any) -> str:
-    """A value for a message: quoted when blanks at its ends would otherwise be invisible."""
+def _show(value: Any, *, quote_text: bool = False) -> str:
+    """A value for a message: quoted, control characters escaped, when it is not plain text.
+
+    `quote_text` is for text the gate composed itself (e.g. `employed '12,5'`): it is shown
+    as is when printable.
+    """
     if _is_missing(value):
         return "missing"
     text = str(value)
+    if not text.isprintable():
+        return shown(text)
+    if quote_text:
+        return text
     return repr(text) if text != text.strip() or not text else text
 
 
-def _message(check: TableCheck, config, details, examples, exception_info) -> str:
+def _label(name: str) -> str:
+    """A file name for a message, escaped when it holds control characters."""
+    return name if name.isprintable() else shown(name)
+
+
+def _message(check: TableCheck, config, details, examples, exception_info, values: str) -> str:
     """The message line for a failed expectation: `<label>: <what>: <examples>`."""
     if exception_info:
         reason = str(exception_info.get("exception_message", "")).strip().splitlines()
-        reason_text = reason[-1] if reason else "unknown error"
+        reason_text = _show(reason[-1]) if reason else "unknown error"
         return f"{check.label}: could not check {config.description or config.type}: {reason_text}"
     count = details.get("unexpected_count")
-    fields = _message_fields(check, config, details, count)
+    fields = _message_fields(check, config, details, count, values)
     template = config.meta.get("message") or config.description or config.type
     try:
         text = template.format_map(fields)
@@ -551,7 +868,9 @@ def _message(check: TableCheck, config, details, examples, exception_info) -> st
     return line
 
 
-def _message_fields(check: TableCheck, config, details, count: int | None) -> dict[str, Any]:
+def _message_fields(
+    check: TableCheck, config, details, count: int | None, values: str
+) -> dict[str, Any]:
     """Values a message template can use: kwargs, count, nouns, observed value, missing columns."""
     singular = count == 1
     mismatched = (details.get("details") or {}).get("mismatched") or {}
@@ -562,16 +881,38 @@ def _message_fields(check: TableCheck, config, details, count: int | None) -> di
         have="has" if singular else "have",
         observed_value=details.get("observed_value"),
         missing=", ".join(mismatched.get("missing", [])),
-        values=_value_counts(check, config.meta.get("list_values")),
+        values=values,
     )
     return fields
 
 
-def _value_counts(check: TableCheck, column: str | None) -> str:
+def _value_counts(check: TableCheck, cursor, schema: str, column: str | None) -> str:
     """`2018 (9 areas), 2019 (1 area)` for a column the message lists values of."""
-    if not column or column not in check.frame:
+    if not column:
         return ""
-    counts = check.frame[column].dropna().value_counts().sort_index()
-    return ", ".join(
-        f"{value} ({n} {check.noun[0] if n == 1 else check.noun[1]})" for value, n in counts.items()
+    query = (
+        f"SELECT {_quoted(column)} AS value, count(*) FROM {schema}.{check.table} "
+        f"WHERE {_quoted(column)} IS NOT NULL GROUP BY ALL ORDER BY value LIMIT {MAX_EXAMPLES + 1}"
     )
+    try:
+        counts = cursor.execute(query).fetchall()
+    except duckdb.Error:
+        return ""
+    shown_counts = [
+        f"{_show(value)} ({n} {check.noun[0] if n == 1 else check.noun[1]})"
+        for value, n in counts[:MAX_EXAMPLES]
+    ]
+    return ", ".join(shown_counts) + (", …" if len(counts) > MAX_EXAMPLES else "")
+
+
+# --- SQL text ---------------------------------------------------------------------------------
+
+
+def _quoted(name: str) -> str:
+    """An SQL identifier in double quotes."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_text(value: str) -> str:
+    """An SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
