@@ -25,12 +25,20 @@ is 1,000 (100 for the small area), so a numerator of 600 is a rate of exactly 60
 
 from __future__ import annotations
 
+import copy
+import tomllib
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import pandas as pd
 
+from areascreen import db
 from areascreen.contract import INPUT_COLUMNS
+from areascreen.flag import flag_areas, load_areas
 from areascreen.paths import ruleset_path
+from areascreen.rollup import roll_up
+from areascreen.ruleset import Ruleset, parse_ruleset
 
 NAMES = {
     "0180": "Stockholm",
@@ -134,3 +142,38 @@ def fixture_ruleset(folder: Path, year: int = 2018, **replacements: str) -> Path
     path = folder / f"fixture_ruleset_{year}.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def fixture_document(year: int = 2018) -> dict[str, Any]:
+    """The 2018 ruleset as a parsed TOML document, with the fixture's suppression limit."""
+    document = tomllib.loads(ruleset_path(2018).read_text(encoding="utf-8"))
+    document["year"] = year
+    document["quality"]["max_suppressed_share"] = 0.10
+    return document
+
+
+def fixture_rules(year: int = 2018, **tables: Any) -> Ruleset:
+    """The fixture's ruleset with some keys changed: a table given as a dict is merged into the
+    ruleset's table of that name (e.g. selection={"criteria_required": 3}); anything else
+    (e.g. criteria=[...]) replaces the key."""
+    document = fixture_document(year)
+    for key, value in tables.items():
+        if isinstance(value, dict) and isinstance(document.get(key), dict):
+            document[key] = {**document[key], **copy.deepcopy(value)}
+        else:
+            document[key] = copy.deepcopy(value)
+    return parse_ruleset(document, Path(f"fixture_rules_{year}.toml"))
+
+
+def criterion(indicator: str, direction: str, threshold: Any, **more: Any) -> dict[str, Any]:
+    """A [[criteria]] entry as a TOML table."""
+    return {"indicator": indicator, "direction": direction, "threshold": threshold, **more}
+
+
+def screened(frame: pd.DataFrame, ruleset: Ruleset) -> duckdb.DuckDBPyConnection:
+    """A database holding the whole screening of `frame` (flag and roll-up)."""
+    con = db.connect()
+    load_areas(con, frame, ruleset)
+    flag_areas(con, ruleset)
+    roll_up(con, ruleset)
+    return con
