@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from areascreen.cli import EXIT_DATA_PROBLEM, main
@@ -26,6 +27,8 @@ from areascreen.publish import (
     publication_lock,
     restore_interrupted,
     set_aside_failed,
+    write_csv,
+    write_workbook,
 )
 from tests.fixture_areas import fixture_frame, fixture_ruleset
 from tests.helpers import snapshot_tree
@@ -331,3 +334,13 @@ def test_a_failed_run_that_cannot_be_moved_stays_where_it_is(tmp_path):
     staging = staged(reports, 1)
     assert set_aside_failed(staging, reports, 2018) == staging
     assert (staging / "summary.md").read_text(encoding="utf-8") == "run 1"
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_a_full_disk_while_writing_the_workbook_or_a_csv_is_a_disk_full_error(small_disk):
+    table = pa.table({"area_code": [f"0180C{n:04d}" for n in range(20_000)], "n": range(20_000)})
+    fill(small_disk, 16_384)
+    with pytest.raises(DiskFull, match=f"holding {small_disk}"):
+        write_workbook({"area_criteria": table}, small_disk)
+    with pytest.raises(DiskFull, match=f"holding {small_disk}"):
+        write_csv(table, small_disk / "area_criteria.csv")

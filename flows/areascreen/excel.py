@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES
@@ -69,7 +70,7 @@ def _xml_text(text: str) -> str:
 
     def escape(match: re.Match[str]) -> str:
         found = match.group(0)
-        return "_x005F" if found == "_" else f"_x{ord(found):04X}_"
+        return "_x005F_" if found == "_" else f"_x{ord(found):04X}_"
 
     return _XML_ESCAPE.sub(escape, text)
 
@@ -107,11 +108,7 @@ class _Cells:
     def text(self, value: str, column: str, row: int) -> Any:
         """A text cell that Excel shows as written: never a formula, never cut short."""
         if len(value) > EXCEL_MAX_CELL_TEXT:
-            raise WorkbookError(
-                f"{WORKBOOK_NAME}: {self.table}.{column} row {row} holds {len(value):,} "
-                f"characters, more than an Excel cell can hold ({EXCEL_MAX_CELL_TEXT:,}); "
-                "the workbook would cut it short"
-            )
+            _too_long(self.table, column, row, len(value))
         value = _xml_text(value)
         if not (looks_like_formula(value) or value in ERROR_CODES):
             return value
@@ -145,7 +142,8 @@ def _integer(value: int | None) -> int | str | None:
 
 
 def _decimal(value: float | None) -> float | str | None:
-    """A float as an Excel number; NaN as an empty cell, infinities as text."""
+    """A float as an Excel number (openpyxl writes 16 significant digits; Excel shows 15);
+    NaN as an empty cell, infinities as text."""
     if value is None or value != value:
         return None
     if value in (float("inf"), float("-inf")):
@@ -192,6 +190,25 @@ def _write_rows(sheet: WriteOnlyWorksheet, cells: _Cells, part: pa.Table, first_
         offset += batch.num_rows
 
 
+def _check_text_lengths(name: str, table: pa.Table) -> None:
+    """Refuse, before anything is written, text longer than an Excel cell holds."""
+    for field, column in zip(table.schema, table.columns, strict=True):
+        if not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
+            continue
+        too_long = pc.greater(pc.utf8_length(column), EXCEL_MAX_CELL_TEXT)
+        if pc.any(too_long).as_py():
+            row = pc.index(too_long, True).as_py() + 1
+            _too_long(name, field.name, row, len(column[row - 1].as_py()))
+
+
+def _too_long(table: str, column: str, row: int, length: int) -> None:
+    """Raise the error for a cell too long for Excel."""
+    raise WorkbookError(
+        f"{WORKBOOK_NAME}: {table}.{column} row {row} holds {length:,} characters, more than "
+        f"an Excel cell can hold ({EXCEL_MAX_CELL_TEXT:,}); the workbook would cut it short"
+    )
+
+
 def _add_table(
     workbook: Workbook, name: str, table: pa.Table, labels: Labels, max_rows: int
 ) -> list[list[Any]]:
@@ -201,6 +218,7 @@ def _add_table(
             f"{WORKBOOK_NAME}: {name} has {table.num_columns:,} columns, more than an Excel "
             f"sheet can hold ({EXCEL_MAX_COLUMNS:,})"
         )
+    _check_text_lengths(name, table)
     headers = [labels.get(column, column) for column in table.column_names]
     listed = []
     for part, rows in _parts(table, max_rows):
@@ -213,6 +231,16 @@ def _add_table(
         last_row = first_row + rows.num_rows - 1
         listed.append([sheet_name, name, first_row, last_row, table.num_rows])
     return listed
+
+
+def _abandon(workbook: Workbook) -> None:
+    """Close the sheets of a workbook that will not be saved and remove their temporary files."""
+    for sheet in workbook.worksheets:
+        try:
+            sheet.close()
+            sheet._writer.cleanup()
+        except Exception:  # best effort on the way out of a failure
+            continue
 
 
 def _add_listing(
@@ -296,17 +324,16 @@ def write_xlsx(
         raise ValueError("max_rows must be at least 1")
     labels, descriptions = labels or {}, descriptions or {}
     workbook = Workbook(write_only=True)
-    listed = []
-    for name, table in tables.items():
-        listed.extend(_add_table(workbook, name, table, labels, max_rows))
-    _add_listing(
-        workbook, SHEETS_SHEET, ["sheet", "table", "first row", "last row", "rows in table"], listed
-    )
-    _add_listing(
-        workbook,
-        COLUMNS_SHEET,
-        ["table", "column", "label", "values", "description"],
-        _column_rows(tables, labels, descriptions),
-    )
-    _save(workbook, path)
+    try:
+        listed = []
+        for name, table in tables.items():
+            listed.extend(_add_table(workbook, name, table, labels, max_rows))
+        headers = ["sheet", "table", "first row", "last row", "rows in table"]
+        _add_listing(workbook, SHEETS_SHEET, headers, listed)
+        headers = ["table", "column", "label", "values", "description"]
+        _add_listing(workbook, COLUMNS_SHEET, headers, _column_rows(tables, labels, descriptions))
+        _save(workbook, path)
+    except BaseException:
+        _abandon(workbook)
+        raise
     return path
