@@ -15,7 +15,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks import DEFAULT_REPORT, DEFAULT_SIZES, SCREENING_CONTENDERS, endtoend, machine
+from benchmarks import (
+    DEFAULT_REPORT,
+    DEFAULT_SIZES,
+    MIXED_CONTENDER,
+    SCREENING_CONTENDERS,
+    endtoend,
+    machine,
+)
 from benchmarks.agreement import Disagreement, check_agreement, load_summary
 from benchmarks.datasets import validation_layout
 from benchmarks.measure import Limits, Measurement, available_memory_bytes, run_worker
@@ -68,6 +75,12 @@ def parser() -> argparse.ArgumentParser:
     )
     main.add_argument("--cli-repeat", type=int, default=3, help="cold end-to-end runs (default 3)")
     main.add_argument("--skip-cli", action="store_true", help="do not measure the end-to-end run")
+    main.add_argument(
+        "--with-validation",
+        action="store_true",
+        help="also time the input gate (measured on its own elsewhere; synthetic codes beyond "
+        "the DeSO code list fail its division check)",
+    )
     main.add_argument(
         "--out",
         type=Path,
@@ -129,8 +142,8 @@ def generate(kind: str, rows: int, path: Path, folder: Path, limits: Limits) -> 
 
 
 def screen(size: SizeResult, path: Path, folder: Path, limits: Limits, run: int) -> None:
-    """One run of each screening implementation on the file."""
-    for contender in SCREENING_CONTENDERS:
+    """One run of each screening implementation on the file, then the mixed-ruleset pipeline."""
+    for contender in (*SCREENING_CONTENDERS, MIXED_CONTENDER):
         summary = folder / f"summary-{contender}-{run}.json"
         task = ["screen", contender, str(path), str(summary)]
         measurement = run_worker(task, limits=limits, folder=folder, name=f"{contender}-{run}")
@@ -161,7 +174,9 @@ def validate(size: SizeResult, path: Path, folder: Path, limits: Limits, run: in
     progress(f"  validation: {describe(measurement)}")
 
 
-def measure_size(areas: int, folder: Path, limits: Limits, repeat: int) -> SizeResult:
+def measure_size(
+    areas: int, folder: Path, limits: Limits, repeat: int, validation: bool = True
+) -> SizeResult:
     """Generate the inputs of one size, screen, compare and validate them."""
     folder.mkdir(parents=True, exist_ok=True)
     size = SizeResult(areas=areas, layout=validation_layout(areas))
@@ -170,6 +185,9 @@ def measure_size(areas: int, folder: Path, limits: Limits, repeat: int) -> SizeR
     for run in range(1, repeat + 1):
         screen(size, screening_input, folder, limits, run)
     compare(size, folder)
+    if not validation:
+        screening_input.unlink(missing_ok=True)
+        return size
     validation_input = screening_input
     if size.layout.multiple_years:
         validation_input = folder / f"history-{areas}.parquet"
@@ -192,7 +210,9 @@ def run_benchmark(args: argparse.Namespace, folder: Path, command: str) -> Bench
     )
     for areas in args.sizes:
         progress(f"{areas:,} areas")
-        results.sizes.append(measure_size(areas, folder / str(areas), limits, args.repeat))
+        results.sizes.append(
+            measure_size(areas, folder / str(areas), limits, args.repeat, args.with_validation)
+        )
     if not args.skip_cli:
         progress("end-to-end run")
         results.end_to_end = endtoend.measure(folder / "cli", args.cli_repeat, limits)

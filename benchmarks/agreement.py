@@ -38,8 +38,6 @@ def differences(reference: ScreeningSummary, other: ScreeningSummary) -> list[st
             f"only in the first: {sorted(first - second)[:MAX_SHOWN]}, "
             f"only in the second: {sorted(second - first)[:MAX_SHOWN]}"
         )
-    if reference.statuses != other.statuses:
-        found.append(f"areas per selection status: {reference.statuses} vs {other.statuses}")
     return found
 
 

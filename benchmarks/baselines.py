@@ -1,244 +1,192 @@
-"""The two yardsticks for the pipeline's screening stage, applying the same ruleset.
+"""The two yardsticks for the pipeline's screening stage, for a ruleset of absolute thresholds.
 
-* `duckdb_screening`: one hand-written DuckDB query straight from the Parquet file to Arrow,
-  wide (one row per area, no long per-criterion table), every criterion in one pass, then a
-  GROUP BY of its result to municipalities: the practical limit. It keeps the rows in file
-  order (DuckDB preserves insertion order) rather than sorting them by area code.
-* `pandas_screening`: the rules written directly in pandas, as a statistician would.
+* `duckdb_eligible`: ONE DuckDB query from the Parquet file to the eligible list: every
+  criterion as an integer comparison on the counts in the WHERE clause, the minimum population,
+  a GROUP BY of the selected areas and the municipality rule in HAVING; no sort.
+* `pandas_eligible`: the same rule as a fluent pandas user writes it: the Parquet file read into
+  numpy dtypes (counts with suppressed values as float64 with NaN, which compares False, and
+  the municipality code as a categorical), the criteria as vectorised comparisons on numpy
+  arrays, and a group-by over the selected rows only.
 
-Both produce the per-area results (rate, deviation and crossing of every criterion, counts,
-crossed criteria, selection status) and the municipality results with the eligible list.
-The rules are those of `sql/`: a criterion is known when numerator and denominator are
-present and the denominator is positive; the threshold comparison is exact, on counts
-(a rate exactly at the threshold does not cross); an unknown criterion is not crossed.
+The rules are those of `sql/`: an area is screened when its population is at least the minimum;
+a criterion is crossed only strictly beyond its threshold, compared exactly on counts
+(`100 × q × numerator < p × denominator` for a threshold of p/q per cent); a suppressed count
+or a zero denominator crosses nothing. Both yardsticks require what the 2018 ruleset has:
+absolute thresholds, every criterion to be crossed, and a municipality rule of a minimum number
+of selected areas and of residents in them. Neither builds a per-area table: that is the
+pipeline's extra work, and the price it pays for its published outputs.
 """
 
 from __future__ import annotations
 
-from fractions import Fraction
+from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from areascreen.contract import INDICATORS
-from areascreen.paths import MUNICIPALITIES_CSV
-from areascreen.rollup import roll_up
-from areascreen.ruleset import Criterion, Ruleset
-
-SELECTION_STATUSES = (
-    "below_minimum_population",
-    "selected",
-    "undetermined_suppressed",
-    "too_few_criteria_crossed",
-)
-
-# --- hand-written DuckDB ----------------------------------------------------------------------
+from areascreen.ruleset import Ruleset
 
 
-def _known(criterion: Criterion) -> str:
-    """SQL: both counts of a criterion are present and the denominator is positive."""
-    indicator = INDICATORS[criterion.indicator]
-    return f"({indicator.numerator} IS NOT NULL AND {indicator.denominator} > 0)"
+class UnsupportedRuleset(ValueError):
+    """The yardsticks cover rulesets of absolute thresholds that must all be crossed."""
 
 
-def _rate(criterion: Criterion) -> str:
-    """SQL: a criterion's rate in per cent, NULL when unknown."""
-    indicator = INDICATORS[criterion.indicator]
-    return (
-        f"CASE WHEN {_known(criterion)} "
-        f"THEN 100.0 * {indicator.numerator} / {indicator.denominator} END"
+@dataclass(frozen=True)
+class Comparison:
+    """One criterion as an exact integer comparison: `100 × q × numerator OP p × denominator`."""
+
+    numerator: str
+    denominator: str
+    operator: str
+    scale: int
+    threshold: int
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What the yardsticks apply: criteria, minimum population and the municipality rule."""
+
+    population: str
+    minimum_population: int
+    comparisons: tuple[Comparison, ...]
+    minimum_selected_areas: int
+    minimum_population_in_selected_areas: int
+
+    @property
+    def columns(self) -> list[str]:
+        """The file columns the rule reads."""
+        counts = [c for x in self.comparisons for c in (x.numerator, x.denominator)]
+        return list(dict.fromkeys(["municipality_code", self.population, *counts]))
+
+
+def rule_of(ruleset: Ruleset) -> Rule:
+    """The ruleset as a yardstick rule; UnsupportedRuleset when it is not of the 2018 form."""
+    selection, municipality = ruleset.selection, ruleset.municipality
+    criteria = ruleset.criteria
+    problems = [
+        f"{c.name}: threshold kind {c.threshold.kind}"
+        for c in criteria
+        if c.threshold.kind != "absolute"
+    ]
+    if selection.method != "criteria" or selection.criteria_required + sum(
+        c.required for c in criteria
+    ) != len(criteria):
+        problems.append("not every criterion must be crossed")
+    if (
+        municipality.minimum_share_in_selected_areas is not None
+        or municipality.share_standard_deviations is not None
+        or municipality.index_spread_standard_deviations is not None
+    ):
+        problems.append("a municipality rule beyond minimum areas and residents")
+    if problems:
+        raise UnsupportedRuleset(f"{ruleset.name}: " + "; ".join(problems))
+    comparisons = tuple(
+        Comparison(
+            numerator=c.indicator.numerator,
+            denominator=c.indicator.denominator,
+            operator="<" if c.direction == "below" else ">",
+            scale=100 * c.threshold.exact.denominator,
+            threshold=c.threshold.exact.numerator,
+        )
+        for c in criteria
+    )
+    return Rule(
+        population=ruleset.population_column,
+        minimum_population=selection.minimum_population,
+        comparisons=comparisons,
+        minimum_selected_areas=municipality.minimum_selected_areas,
+        minimum_population_in_selected_areas=municipality.minimum_population_in_selected_areas,
     )
 
 
-def _crossed(criterion: Criterion) -> str:
-    """SQL: exact comparison on counts, strictly beyond the threshold; NULL when unknown."""
-    indicator = INDICATORS[criterion.indicator]
-    operator = "<" if criterion.direction == "below" else ">"
-    threshold = f"CAST({criterion.threshold!r} AS DECIMAL(9, 4))"
-    comparison = f"{indicator.numerator} * 100 {operator} {threshold} * {indicator.denominator}"
-    return f"CASE WHEN {_known(criterion)} THEN {comparison} END"
+# --- one DuckDB query -------------------------------------------------------------------------
 
 
-def _national_average(criterion: Criterion) -> str:
-    """SQL: sum of known numerators over sum of known denominators, in per cent."""
-    indicator = INDICATORS[criterion.indicator]
-    known = _known(criterion)
-    return (
-        f"100.0 * sum({indicator.numerator}) FILTER (WHERE {known}) "
-        f"/ nullif(sum({indicator.denominator}) FILTER (WHERE {known}), 0) "
-        f"AS {criterion.indicator}_average"
-    )
+def selection_predicate(rule: Rule) -> str:
+    """SQL: the area is screened and crosses every criterion (NULL counts compare NULL)."""
+    terms = [f"{rule.population} >= {rule.minimum_population}"]
+    for c in rule.comparisons:
+        terms.append(f"{c.denominator} > 0")
+        terms.append(f"{c.scale} * {c.numerator} {c.operator} {c.threshold} * {c.denominator}")
+    return "\n    AND ".join(terms)
 
 
-def area_query(ruleset: Ruleset) -> str:
-    """The hand-written query: every area's criteria and selection, straight from the file."""
-    names = [c.indicator for c in ruleset.criteria]
-    per_criterion = ",\n        ".join(
-        f"{_rate(c)} AS {c.indicator}_pct,\n"
-        f"        {c.indicator}_pct - national.{c.indicator}_average AS {c.indicator}_deviation_pp,\n"
-        f"        {_crossed(c)} AS {c.indicator}_crossed"
-        for c in ruleset.criteria
-    )
-    evaluated = " + ".join(f"CAST({n}_crossed IS NOT NULL AS INTEGER)" for n in names)
-    crossed = " + ".join(f"coalesce(CAST({n}_crossed AS INTEGER), 0)" for n in names)
-    crossed_names = ", ".join(f"CASE WHEN {n}_crossed THEN '{n}' END" for n in names)
-    wide_columns = ", ".join(f"{n}_pct, {n}_deviation_pp, {n}_crossed" for n in names)
+def eligible_query(rule: Rule) -> str:
+    """The yardstick query: Parquet file (parameter $path) to the eligible list, unsorted."""
     return f"""
-WITH areas AS (
-    SELECT * REPLACE (CAST(year AS INTEGER) AS year) FROM read_parquet($path)
-),
-national AS (
-    SELECT {", ".join(_national_average(c) for c in ruleset.criteria)} FROM areas
-),
-flagged AS (
-    SELECT
-        areas.area_code, areas.area_name, areas.municipality_code, areas.year, areas.population,
-        {per_criterion}
-    FROM areas CROSS JOIN national
-),
-counted AS (
-    SELECT
-        *,
-        {evaluated} AS criteria_evaluated,
-        {crossed} AS criteria_crossed,
-        {len(names)} - criteria_evaluated AS criteria_suppressed,
-        concat_ws(', ', {crossed_names}) AS crossed_criteria
-    FROM flagged
-),
-classified AS (
-    SELECT
-        *,
-        CASE
-            WHEN population < $minimum_population THEN 'below_minimum_population'
-            WHEN criteria_crossed >= $criteria_required THEN 'selected'
-            WHEN criteria_crossed + criteria_suppressed >= $criteria_required
-                THEN 'undetermined_suppressed'
-            ELSE 'too_few_criteria_crossed'
-        END AS selection_status
-    FROM counted
-)
 SELECT
-    area_code, area_name, municipality_code, year, population,
-    criteria_evaluated, criteria_crossed, criteria_suppressed, crossed_criteria,
-    selection_status = 'selected' AS selected, selection_status,
-    {wide_columns}
-FROM classified
+    municipality_code,
+    count(*) AS selected_areas,
+    sum({rule.population}) AS population_in_selected_areas
+FROM read_parquet($path)
+WHERE {selection_predicate(rule)}
+GROUP BY municipality_code
+HAVING count(*) >= {rule.minimum_selected_areas}
+    AND sum({rule.population}) >= {rule.minimum_population_in_selected_areas}
 """
 
 
-def duckdb_screening(path: Path, ruleset: Ruleset) -> dict[str, pa.Table]:
-    """Screen a Parquet file with the hand-written queries; the result tables as Arrow."""
-    con = duckdb.connect(":memory:")
-    area_parameters = {
-        "path": str(path),
-        "minimum_population": ruleset.minimum_population,
-        "criteria_required": ruleset.criteria_required,
-    }
-    area_results = con.sql(area_query(ruleset), params=area_parameters).to_arrow_table()
-    # The roll-up is one GROUP BY of the per-area result: the pipeline's own step serves both.
-    con.register("area_results", area_results)
-    roll_up(con, ruleset)
-    municipalities = con.table("municipality_results").to_arrow_table()
-    return {
-        "area_results": area_results,
-        "municipality_results": municipalities,
-        "eligible_municipalities": municipalities.filter(municipalities["eligible"]),
-    }
+def duckdb_eligible(path: Path, rule: Rule) -> pa.Table:
+    """Run the yardstick query in a fresh in-memory database."""
+    import duckdb
+
+    with duckdb.connect(":memory:") as con:
+        return con.execute(eligible_query(rule), {"path": str(path)}).to_arrow_table()
 
 
-# --- pandas -----------------------------------------------------------------------------------
+def duckdb_selected_codes(path: Path, rule: Rule) -> list[str]:
+    """The area codes the query's WHERE clause selects (for the agreement check, not timed)."""
+    import duckdb
+
+    query = f"SELECT area_code FROM read_parquet($path) WHERE {selection_predicate(rule)}"
+    with duckdb.connect(":memory:") as con:
+        return [row[0] for row in con.execute(query, {"path": str(path)}).fetchall()]
 
 
-def _flag_criterion(areas: pd.DataFrame, criterion: Criterion) -> None:
-    """Add a criterion's `_pct`, `_deviation_pp` and `_crossed` columns to `areas`."""
-    indicator = INDICATORS[criterion.indicator]
-    numerator = areas[indicator.numerator]
-    denominator = areas[indicator.denominator]
-    known = (numerator.notna() & denominator.gt(0)).fillna(False).astype(bool)
-    average = 100 * numerator[known].sum() / denominator[known].sum()
-    rate = (100 * numerator / denominator).where(known)
-    limit = Fraction(str(criterion.threshold))
-    left = numerator * (100 * limit.denominator)
-    right = denominator * limit.numerator
-    crossed = left < right if criterion.direction == "below" else left > right
-    areas[f"{criterion.indicator}_pct"] = rate
-    areas[f"{criterion.indicator}_deviation_pp"] = rate - average
-    areas[f"{criterion.indicator}_crossed"] = crossed.where(known)
+# --- pandas / numpy ---------------------------------------------------------------------------
+
+_OPERATORS = {"<": np.less, ">": np.greater}
 
 
-def _joined_names(flags: pd.DataFrame, labels: list[str]) -> pd.Series:
-    """Per row, the labels of the columns that are true, joined by ', '."""
-    text = pd.Series("", index=flags.index, dtype="str")
-    for column, label in zip(flags.columns, labels, strict=True):
-        text = text + np.where(flags[column].fillna(False), label + ", ", "")
-    return text.str.removesuffix(", ")
+def read_frame(path: Path, columns: list[str]) -> pd.DataFrame:
+    """The columns of the file in numpy dtypes; the municipality code as a categorical."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=columns, read_dictionary=["municipality_code"])
+    return table.to_pandas(ignore_metadata=True)
 
 
-def _select(areas: pd.DataFrame, ruleset: Ruleset) -> None:
-    """Add the criteria counts, crossed criteria and selection status of every area."""
-    names = [c.indicator for c in ruleset.criteria]
-    crossed = areas[[f"{n}_crossed" for n in names]]
-    areas["criteria_evaluated"] = crossed.notna().sum(axis=1)
-    areas["criteria_crossed"] = crossed.fillna(False).astype(bool).sum(axis=1)
-    areas["criteria_suppressed"] = len(names) - areas["criteria_evaluated"]
-    areas["crossed_criteria"] = _joined_names(crossed, names)
-    required = ruleset.criteria_required
-    conditions = [
-        areas["population"].lt(ruleset.minimum_population).fillna(False).to_numpy(bool),
-        areas["criteria_crossed"].ge(required).to_numpy(bool),
-        (areas["criteria_crossed"] + areas["criteria_suppressed"]).ge(required).to_numpy(bool),
+def pandas_eligible(path: Path, rule: Rule) -> tuple[pd.DataFrame, np.ndarray]:
+    """The eligible list (municipality_code, selected_areas, population_in_selected_areas) and
+    the row positions of the selected areas."""
+    frame = read_frame(path, rule.columns)
+    selected = frame[rule.population].to_numpy() >= rule.minimum_population
+    for c in rule.comparisons:
+        numerator = frame[c.numerator].to_numpy()
+        denominator = frame[c.denominator].to_numpy()
+        crossed = _OPERATORS[c.operator](c.scale * numerator, c.threshold * denominator)
+        selected &= crossed & (denominator > 0)
+    rows = np.flatnonzero(selected)
+    per_municipality = (
+        frame.iloc[rows]
+        .groupby("municipality_code", observed=True, sort=False)[rule.population]
+        .agg(selected_areas="size", population_in_selected_areas="sum")
+    )
+    eligible = per_municipality[
+        (per_municipality["selected_areas"] >= rule.minimum_selected_areas)
+        & (
+            per_municipality["population_in_selected_areas"]
+            >= rule.minimum_population_in_selected_areas
+        )
     ]
-    areas["selection_status"] = np.select(
-        conditions, list(SELECTION_STATUSES[:3]), "too_few_criteria_crossed"
-    )
-    areas["selected"] = areas["selection_status"].eq("selected")
+    return eligible.reset_index(), rows
 
 
-def _roll_up(areas: pd.DataFrame, ruleset: Ruleset) -> pd.DataFrame:
-    """Municipality totals, selected areas, drivers and eligibility."""
-    names = [c.indicator for c in ruleset.criteria]
-    selected = areas[areas["selected"]]
-    totals = areas.groupby("municipality_code").agg(
-        areas=("area_code", "size"), population=("population", "sum")
-    )
-    chosen = selected.groupby("municipality_code").agg(
-        selected_areas=("area_code", "size"),
-        population_in_selected_areas=("population", "sum"),
-        **{f"{n}_n": (f"{n}_crossed", "sum") for n in names},
-    )
-    result = totals.join(chosen).fillna(0).astype({"selected_areas": "int64"})
-    result["population_in_selected_areas"] = result["population_in_selected_areas"].astype("int64")
-    result["share_of_population_in_selected_areas"] = (
-        100 * result["population_in_selected_areas"] / result["population"]
-    )
-    labels = [f"{n}: " for n in names]
-    counts = result[[f"{n}_n" for n in names]].astype("int64")
-    drivers = [
-        np.where(counts[f"{n}_n"] > 0, label + counts[f"{n}_n"].astype(str), None)
-        for n, label in zip(names, labels, strict=True)
-    ]
-    result["criteria_in_selected_areas"] = [
-        ", ".join(filter(None, row)) for row in zip(*drivers, strict=True)
-    ]
-    result["eligible"] = (result["selected_areas"] >= ruleset.minimum_selected_areas) & (
-        result["population_in_selected_areas"] >= ruleset.minimum_population_in_selected_areas
-    )
-    reference = pd.read_csv(MUNICIPALITIES_CSV, dtype=str).set_index("municipality_code")
-    return result.drop(columns=counts.columns).join(reference).reset_index()
+def area_codes_at(path: Path, rows: np.ndarray) -> list[str]:
+    """The area codes at the given row positions of the file (agreement check, not timed)."""
+    import pyarrow.parquet as pq
 
-
-def pandas_screening(path: Path, ruleset: Ruleset) -> dict[str, pd.DataFrame]:
-    """Screen a Parquet file with pandas; the result tables as DataFrames."""
-    areas = pd.read_parquet(path)
-    for criterion in ruleset.criteria:
-        _flag_criterion(areas, criterion)
-    _select(areas, ruleset)
-    municipalities = _roll_up(areas, ruleset)
-    return {
-        "area_results": areas,
-        "municipality_results": municipalities,
-        "eligible_municipalities": municipalities[municipalities["eligible"]],
-    }
+    codes = pq.read_table(path, columns=["area_code"]).column("area_code")
+    return codes.take(pa.array(rows)).to_pylist()

@@ -15,23 +15,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from areascreen.ruleset import Ruleset, load_ruleset
 
 SCREENING_YEAR = 2018
+# The ruleset that mixes three threshold kinds (county ratio, national ratio, absolute).
+MIXED_RULESET = "2018-denmark-style.toml"
 Timings = dict[str, float]
 
 
 @dataclass(frozen=True)
 class ScreeningSummary:
-    """What the implementations must agree on."""
+    """What the implementations must agree on: the selected areas and the eligible list."""
 
     selected_codes: list[str]
     eligible: list[tuple[str, int, int]]
-    statuses: dict[str, int]
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -43,8 +43,16 @@ class ScreeningSummary:
         return cls(
             selected_codes=list(data["selected_codes"]),
             eligible=[(str(c), int(a), int(p)) for c, a, p in data["eligible"]],
-            statuses={str(k): int(v) for k, v in data["statuses"].items()},
         )
+
+
+def summary_of(selected: list[str], codes: Any, areas: Any, population: Any) -> ScreeningSummary:
+    """A summary from the selected codes and the eligible list's three columns."""
+    rows = zip(codes, areas, population, strict=True)
+    return ScreeningSummary(
+        selected_codes=sorted(str(c) for c in selected),
+        eligible=sorted((str(c), int(a), int(p)) for c, a, p in rows),
+    )
 
 
 @dataclass
@@ -54,6 +62,7 @@ class ScreeningRun:
     timings: Timings
     summary: ScreeningSummary
     steps: dict[str, Timings] = field(default_factory=dict)
+    cpu_seconds: float = 0.0
 
 
 class Stopwatch:
@@ -62,6 +71,7 @@ class Stopwatch:
     def __init__(self) -> None:
         self.laps: Timings = {}
         self._last = time.perf_counter()
+        self._cpu_started = time.process_time()
 
     def lap(self, name: str) -> None:
         """Record the time since the previous lap under `name`."""
@@ -69,47 +79,31 @@ class Stopwatch:
         self.laps[name] = self.laps.get(name, 0.0) + now - self._last
         self._last = now
 
+    def cpu(self) -> float:
+        """CPU seconds of the whole process (all threads) since the watch started."""
+        return time.process_time() - self._cpu_started
 
-def ruleset_for(path: Path | None = None) -> Ruleset:
-    """The ruleset screened with (data/rulesets/2018.toml unless given)."""
+
+def ruleset_for(contender: str = "pipeline") -> Ruleset:
+    """The ruleset a contender screens with: data/rulesets/2018.toml, or the mixed one."""
     from areascreen.paths import ruleset_path
 
-    return load_ruleset(path or ruleset_path(SCREENING_YEAR))
+    path = ruleset_path(SCREENING_YEAR)
+    if contender == "pipeline_mixed":
+        path = path.with_name(MIXED_RULESET)
+    return load_ruleset(path)
 
 
 def summary_from_arrow(tables: dict[str, pa.Table]) -> ScreeningSummary:
-    """The summary of area and municipality results held as Arrow tables."""
+    """The summary of the pipeline's result tables."""
     areas = tables["area_results"]
     selected = areas.filter(pc.fill_null(areas["selected"], False))["area_code"].to_pylist()
     eligible = tables["eligible_municipalities"]
-    rows = zip(
+    return summary_of(
+        selected,
         eligible["municipality_code"].to_pylist(),
         eligible["selected_areas"].to_pylist(),
         eligible["population_in_selected_areas"].to_pylist(),
-        strict=True,
-    )
-    counts = pc.value_counts(areas["selection_status"]).to_pylist()
-    return ScreeningSummary(
-        selected_codes=sorted(selected),
-        eligible=sorted((str(c), int(a), int(p)) for c, a, p in rows),
-        statuses={str(item["values"]): int(item["counts"]) for item in counts},
-    )
-
-
-def summary_from_pandas(tables: dict[str, pd.DataFrame]) -> ScreeningSummary:
-    """The summary of area and municipality results held as pandas frames."""
-    areas = tables["area_results"]
-    eligible = tables["eligible_municipalities"]
-    rows = zip(
-        eligible["municipality_code"],
-        eligible["selected_areas"],
-        eligible["population_in_selected_areas"],
-        strict=True,
-    )
-    return ScreeningSummary(
-        selected_codes=sorted(areas.loc[areas["selected"], "area_code"].astype(str)),
-        eligible=sorted((str(c), int(a), int(p)) for c, a, p in rows),
-        statuses={str(k): int(v) for k, v in areas["selection_status"].value_counts().items()},
     )
 
 
@@ -168,50 +162,69 @@ def timed_sql_steps(log: StepLog) -> Iterator[None]:
 
 
 def run_pipeline(path: Path, ruleset: Ruleset, progress: Path | None = None) -> ScreeningRun:
-    """The pipeline's stages as the flow runs them: read the file, flag, roll up."""
-    from areascreen import pipeline
+    """The pipeline's screening stage: `read_input`, `screen_into`, `result_tables` (no gate)."""
     from areascreen.db import connect
+    from areascreen.screening import read_input, result_tables, screen_into
 
     log = StepLog(progress)
     watch = Stopwatch()
     with timed_sql_steps(log):
-        loaded = pipeline.read_input(path)
+        data = read_input(path, ruleset, year=ruleset.year)
         watch.lap("read")
         log.record("read", watch.laps["read"])
         con = connect()
-        pipeline.flag_stage(con, loaded, ruleset)
-        watch.lap("flag")
-        tables = pipeline.roll_up_stage(con, ruleset)
-        watch.lap("roll_up")
-    rolled_up = sum(t for step, t in log.seconds.items() if step.startswith(("40_", "50_")))
-    log.record("fetch_tables", watch.laps["roll_up"] - rolled_up)
-    return ScreeningRun(watch.laps, summary_from_arrow(tables), log.to_json())
+        screen_into(con, data, ruleset)
+        watch.lap("screen")
+        sql = sum(t for step, t in log.seconds.items() if step != "read")
+        log.record("arrow_and_register", watch.laps["screen"] - sql)
+        tables = result_tables(con)
+        watch.lap("fetch_tables")
+        log.record("fetch_tables", watch.laps["fetch_tables"])
+    cpu = watch.cpu()
+    return ScreeningRun(watch.laps, summary_from_arrow(tables), log.to_json(), cpu)
 
 
 def run_duckdb(path: Path, ruleset: Ruleset, progress: Path | None = None) -> ScreeningRun:
-    """The hand-written DuckDB queries on the file."""
-    from benchmarks.baselines import duckdb_screening
+    """One DuckDB query from the file to the eligible list."""
+    from benchmarks.baselines import duckdb_eligible, duckdb_selected_codes, rule_of
 
+    rule = rule_of(ruleset)
     watch = Stopwatch()
-    tables = duckdb_screening(path, ruleset)
+    eligible = duckdb_eligible(path, rule)
     watch.lap("query")
-    return ScreeningRun(watch.laps, summary_from_arrow(tables))
+    cpu = watch.cpu()
+    summary = summary_of(
+        duckdb_selected_codes(path, rule),
+        eligible["municipality_code"].to_pylist(),
+        eligible["selected_areas"].to_pylist(),
+        eligible["population_in_selected_areas"].to_pylist(),
+    )
+    return ScreeningRun(watch.laps, summary, cpu_seconds=cpu)
 
 
 def run_pandas(path: Path, ruleset: Ruleset, progress: Path | None = None) -> ScreeningRun:
-    """The pandas implementation of the rules on the file."""
-    from benchmarks.baselines import pandas_screening
+    """The rule in pandas/numpy on the file."""
+    from benchmarks.baselines import area_codes_at, pandas_eligible, rule_of
 
+    rule = rule_of(ruleset)
     watch = Stopwatch()
-    tables = pandas_screening(path, ruleset)
+    eligible, rows = pandas_eligible(path, rule)
     watch.lap("screen")
-    return ScreeningRun(watch.laps, summary_from_pandas(tables))
+    cpu = watch.cpu()
+    summary = summary_of(
+        area_codes_at(path, rows),
+        eligible["municipality_code"],
+        eligible["selected_areas"],
+        eligible["population_in_selected_areas"],
+    )
+    return ScreeningRun(watch.laps, summary, cpu_seconds=cpu)
 
 
 SCREENINGS: dict[str, Callable[[Path, Ruleset, Path | None], ScreeningRun]] = {
     "pipeline": run_pipeline,
     "duckdb": run_duckdb,
     "pandas": run_pandas,
+    "pipeline_mixed": run_pipeline,
 }
 
 
@@ -234,15 +247,11 @@ def run_validation(path: Path, ruleset: Ruleset, multiple_years: bool) -> Valida
     from areascreen.validate import validate_input
 
     watch = Stopwatch()
-    loaded = read_area_statistics(path)
+    loaded = read_area_statistics(path, columns=ruleset.input_columns)
     watch.lap("read")
     failures: list[str] = []
     try:
-        validate_input(
-            loaded,
-            max_suppressed_share=ruleset.max_suppressed_share,
-            allow_multiple_years=multiple_years,
-        )
+        validate_input(loaded, ruleset, allow_multiple_years=multiple_years)
     except ValidationFailed as failed:
         failures = list(failed.failures)
     watch.lap("validate")

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 PRELOAD: dict[str, tuple[str, ...]] = {
-    "pipeline": ("areascreen.pipeline", "areascreen.ruleset"),
-    "duckdb": ("benchmarks.baselines",),
-    "pandas": ("benchmarks.baselines",),
+    "pipeline": ("areascreen.screening", "areascreen.ruleset"),
+    "pipeline_mixed": ("areascreen.screening", "areascreen.ruleset"),
+    "duckdb": ("benchmarks.baselines", "duckdb", "pyarrow.parquet"),
+    "pandas": ("benchmarks.baselines", "pandas", "pyarrow.parquet"),
     "validate": ("great_expectations", "areascreen.load", "areascreen.validate"),
 }
 
@@ -54,11 +55,17 @@ def _screen(args: argparse.Namespace) -> dict[str, Any]:
     from benchmarks.contenders import SCREENINGS, ruleset_for
 
     rss = preload(args.contender)
-    ruleset = ruleset_for()
+    ruleset = ruleset_for(args.contender)
     progress = args.payload.with_suffix(".progress.json")
     run = SCREENINGS[args.contender](args.path, ruleset, progress)
     args.summary.write_text(json.dumps(run.summary.to_json()), encoding="utf-8")
-    return {"timings": run.timings, **run.steps, "rss_after_imports_mb": rss}
+    return {
+        "timings": run.timings,
+        "cpu_seconds": run.cpu_seconds,
+        "ruleset": ruleset.name,
+        **run.steps,
+        "rss_after_imports_mb": rss,
+    }
 
 
 def _validate(args: argparse.Namespace) -> dict[str, Any]:
@@ -113,7 +120,7 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("path", type=Path)
     generate.set_defaults(handler=_generate)
     screen = tasks.add_parser("screen")
-    screen.add_argument("contender", choices=("pipeline", "duckdb", "pandas"))
+    screen.add_argument("contender", choices=("pipeline", "duckdb", "pandas", "pipeline_mixed"))
     screen.add_argument("path", type=Path)
     screen.add_argument("summary", type=Path)
     screen.set_defaults(handler=_screen)
