@@ -36,7 +36,6 @@ Baseline: Botkyrka (0127), Stockholm (0180) and Malmö (1280) are eligible.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pyarrow as pa
@@ -44,17 +43,16 @@ import pytest
 
 from areascreen import db, paths
 from areascreen.errors import InputError, RulesetError
-from areascreen.flag import flag_areas, load_areas
-from areascreen.load import read_area_statistics
-from areascreen.rollup import roll_up
 from areascreen.ruleset import Ruleset, load_ruleset
+from areascreen.screening import read_input, screen_into
 from areascreen.sensitivity import (
     SensitivityResult,
     build_variants,
+    movable,
     run_sensitivity,
     screen_sensitivity,
 )
-from tests.fixture_areas import fixture_frame
+from tests.fixture_areas import criterion, fixture_document, fixture_frame, fixture_rules, screened
 
 DELTAS = (1, 2)
 LABELS = [
@@ -115,11 +113,10 @@ def ruleset() -> Ruleset:
 
 
 def sensitivity_of(ruleset: Ruleset, deltas=DELTAS) -> SensitivityResult:
-    """Flag the fixture and run the sensitivity analysis on it."""
-    con = db.connect()
-    load_areas(con, fixture_frame())
-    flag_areas(con, ruleset)
-    return run_sensitivity(con, ruleset, deltas)
+    """Screen the fixture and run the sensitivity analysis on it."""
+    result = run_sensitivity(screened(fixture_frame(), ruleset), ruleset, deltas)
+    assert result is not None
+    return result
 
 
 def column(table: pa.Table, name: str) -> list:
@@ -201,11 +198,9 @@ def test_stability_is_the_share_of_variants_in_which_a_municipality_is_eligible(
 
 
 def test_the_baseline_variant_is_the_screening_itself(ruleset):
-    con = db.connect()
-    load_areas(con, fixture_frame())
-    flag_areas(con, ruleset)
-    roll_up(con, ruleset)
+    con = screened(fixture_frame(), ruleset)
     result = run_sensitivity(con, ruleset, [1])
+    assert result is not None
     baseline = [r for r in result.variant_municipalities.to_pylist() if r["variant_id"] == 0]
     published = db.fetch_table(con, "municipality_results").to_pylist()
     assert [(r["municipality_code"], r["selected_areas"], r["eligible"]) for r in baseline] == [
@@ -221,7 +216,7 @@ def test_municipalities_enter_when_two_selected_areas_are_required(ruleset):
     and never counts): both enter. Long-term unemployment +1 or +2 and all-adverse drop 0127C1020
     (11 %): Botkyrka leaves. Stability: Botkyrka 16/20, Stockholm 4/20, Malmö 2/20.
     """
-    result = sensitivity_of(dataclasses.replace(ruleset, minimum_selected_areas=2))
+    result = sensitivity_of(fixture_rules(municipality={"minimum_selected_areas": 2}))
     entered = {
         (r["variant"], r["municipality_code"])
         for r in result.variant_changes.to_pylist()
@@ -267,7 +262,7 @@ def test_at_least_three_of_four_changes_the_baseline_and_the_stability(ruleset):
     # At least 3 of 4: Örebro is eligible at baseline with 1880C1010 (3 + suppressed) and
     # 1880C1020 (emp, edu, vote). Employment -d does not touch them (45, 52); education +2 (30)
     # drops 1880C1020 (30 is not above 30) but 1880C1010 (40) keeps Örebro eligible.
-    result = sensitivity_of(dataclasses.replace(ruleset, criteria_required=3))
+    result = sensitivity_of(fixture_rules(selection={"criteria_required": 3}))
     assert column(result.variants, "eligible_codes")[0] == ["0127", "0180", "1280", "1880"]
     stability = {
         r["municipality_code"]: r["stability"] for r in result.municipality_stability.to_pylist()
@@ -283,17 +278,6 @@ def test_deltas_must_be_positive_numbers(ruleset, deltas):
 
 def test_repeated_deltas_are_screened_once(ruleset):
     assert len(build_variants(ruleset, [2, 1, 1.0])) == 21
-
-
-def test_a_ruleset_other_than_the_flagged_one_is_refused(ruleset):
-    con = db.connect()
-    load_areas(con, fixture_frame())
-    flag_areas(con, ruleset)
-    other = dataclasses.replace(
-        ruleset, criteria=(dataclasses.replace(ruleset.criteria[0], threshold=65.0),)
-    )
-    with pytest.raises(RulesetError, match="flagged with thresholds"):
-        run_sensitivity(con, other, [1])
 
 
 def test_screen_sensitivity_reads_a_file_of_the_input_contract(tmp_path: Path):
@@ -323,9 +307,7 @@ def test_screen_sensitivity_on_the_synthetic_default_agrees_with_the_screening()
     result = screen_sensitivity(paths.DEFAULT_INPUT, 2018, paths.ruleset_path(2018), [1, 2])
     ruleset = load_ruleset(paths.ruleset_path(2018))
     con = db.connect()
-    load_areas(con, read_area_statistics(paths.DEFAULT_INPUT).frame)
-    flag_areas(con, ruleset)
-    roll_up(con, ruleset)
+    screen_into(con, read_input(paths.DEFAULT_INPUT, ruleset), ruleset)
     eligible = db.fetch_table(con, "eligible_municipalities")
     assert column(result.variants, "eligible_codes")[0] == column(eligible, "municipality_code")
     assert result.variants.num_rows == 21
@@ -333,3 +315,42 @@ def test_screen_sensitivity_on_the_synthetic_default_agrees_with_the_screening()
     for row in result.variants.to_pylist()[1:]:
         moved_the_wrong_way = row["entered"] if row["effect"] == "stricter" else row["left"]
         assert moved_the_wrong_way == 0, row["variant"]
+
+
+def test_only_absolute_thresholds_are_moved():
+    """Employment below 60 % (absolute) and turnout below 0.9 × the national average.
+
+    The fixture's national turnout is 10,339 of 14,100 eligible voters (73.33 %; no count is
+    suppressed), and 0.9 of it is 65.99 %: 0180C1010 (60), 0180C1020 (60), 1880C1010 (55) and
+    0127C1010 (62) are below it among the screened areas (0127C1020 at 68 and 1880C1020 at 70
+    are not). Of those, employment is below 60 in 0180C1010 (50), 1880C1010 (45) and 0127C1010
+    (48): three selected areas. Employment 61 adds 0180C1020 (60); at 59 all three stay.
+    """
+    relative = criterion("voter_turnout", "below", {"kind": "national_ratio", "ratio": 0.9})
+    ruleset = fixture_rules(criteria=[fixture_document()["criteria"][0], relative])
+    assert [c.name for c in movable(ruleset)] == ["employment_rate"]
+    result = sensitivity_of(ruleset, [1])
+    assert column(result.variants, "variant") == [
+        "baseline",
+        "employment_rate +1 pp (61 %)",
+        "employment_rate -1 pp (59 %)",
+        "all criteria 1 pp adverse (stricter)",
+        "all criteria 1 pp favourable (looser)",
+    ]
+    assert column(result.variants, "thresholds")[3] == "employment_rate < 59 %"
+    assert column(result.variants, "selected_areas") == [3, 4, 3, 3, 4]
+    assert column(result.variants, "eligible_codes")[0] == ["0127", "0180", "1880"]
+
+
+def test_no_absolute_threshold_means_no_sensitivity_analysis(tmp_path: Path):
+    relative = criterion("voter_turnout", "below", {"kind": "national_ratio", "ratio": 0.9})
+    ruleset = fixture_rules(criteria=[relative])
+    assert run_sensitivity(screened(fixture_frame(), ruleset), ruleset, [1]) is None
+    index_path = paths.ruleset_path(2018).parent / "2018-index-scb-style.toml"
+    index = load_ruleset(index_path)
+    assert run_sensitivity(screened(fixture_frame(), index), index, [1]) is None
+    path = tmp_path / "areas.parquet"
+    fixture_frame().to_parquet(path)
+    with pytest.raises(RulesetError, match="no absolute threshold to move") as error:
+        screen_sensitivity(path, 2018, index_path, [1])
+    assert str(index_path) in str(error.value)
