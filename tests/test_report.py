@@ -228,7 +228,9 @@ def test_headline_gives_the_counts_population_budget_and_borderline(fixture_repo
 
 def test_the_rule_and_each_criterion_in_words(parsed: Page):
     text = parsed.visible()
-    assert "An area is selected when it has all 4 criteria crossed and at least 200 residents." in text
+    assert (
+        "An area is selected when it has all 4 criteria crossed and at least 200 residents." in text
+    )
     assert "Employment rate below 60 %" in text
     assert "Long-term unemployment above 10 %" in text
     assert "5 persons or fewer on one criterion" in text
@@ -364,7 +366,9 @@ def test_provenance_footer_and_links(parsed: Page, ruleset: Ruleset):
     text = parsed.visible()
     assert ruleset.sha256 in text and "0123456789abcdef" in text and "ab" * 32 in text
     assert "duckdb 1.4.0, pyarrow 21.0.0" in text
-    hrefs = [a["href"] for tag, a in parsed.elements if tag == "a" and not a["href"].startswith("#")]
+    hrefs = [
+        a["href"] for tag, a in parsed.elements if tag == "a" and not a["href"].startswith("#")
+    ]
     assert hrefs == LINKS
 
 
@@ -412,7 +416,9 @@ def test_synthetic_banner_only_for_synthetic_data(ruleset: Ruleset, tables: dict
     marked = Page(render(ruleset, tables, notes=[SYNTHETIC, "Another note."]))
     banner = [a for tag, a in marked.elements if a.get("id") == "synthetic-banner"]
     assert len(banner) == 1
-    assert marked.visible().startswith("SYNTHETIC DATA:")
+    page = render(ruleset, tables, notes=[SYNTHETIC])
+    assert page.index('id="synthetic-banner"') < page.index("<h1>")
+    assert "SYNTHETIC DATA: this publication was made from synthetic demo data" in page
     assert "Another note." in marked.visible()
     plain = Page(render(ruleset, tables, notes=["Another note."]))
     assert not [a for tag, a in plain.elements if a.get("id") == "synthetic-banner"]
@@ -427,13 +433,15 @@ def test_swedish_report(ruleset: Ruleset, tables: dict[str, pa.Table]):
     assert ("html", {"lang": "sv"}) in page.elements
     assert "Urval 2018: kommuner som får söka bidraget" in text
     assert "Förvärvsfrekvens under 60 %" in text
-    assert "Ett område väljs ut när det har alla 4 kriterier passerade och minst 200 invånare." in text
+    assert (
+        "Ett område väljs ut när det har alla 4 kriterier passerade och minst 200 invånare." in text
+    )
     rows = {row[0]: row for row in page.body("averages-table")}
     assert rows["Förvärvsfrekvens"][1:4] == ["61,14", "77,9", "-16,76"]
     selected = {row[0]: row for row in page.body("selected-areas-table")}
     assert selected["0180C1010"][4] == "utvalt"
     assert "passerat med 10,00 procentenheter, 100 personer" in selected["0180C1010"][5]
-    for english in ("selected areas", "National averages", "Borderline", "threshold"):
+    for english in ("selected areas", "National averages", "Borderline", "crossed by"):
         assert english not in text
 
 
@@ -509,8 +517,9 @@ def test_a_ruleset_with_one_criterion(ruleset: Ruleset):
     parsed = Page(page)
     assert page.count('<figure data-criterion="') == 1
     assert "An area is selected when it has all 1 criteria crossed" in parsed.visible()
-    # Employment below 60 % in 9 areas; 1280C1030 (150 residents) is not screened.
-    assert parsed.body("combined-table") == [["0", "5", "0"], ["1", "8", "8"]]
+    # Employment below 60 % in 9 areas, one of them 1280C1030 (150 residents, not screened);
+    # 1880C1010's employment is suppressed, so it crosses none: 6 of 14 screened cross none.
+    assert parsed.body("combined-table") == [["0", "6", "0"], ["1", "8", "8"]]
     assert len(parsed.rows["selected-areas-table"][0]) == 6
 
 
@@ -557,7 +566,11 @@ def test_a_ruleset_that_selects_by_index(tmp_path: Path):
     assert [row[0] for row in combined] == ["low", "middle", "high"]
     classes = tables["area_results"]["index_class"].to_pylist()
     statuses = tables["area_results"]["selection_status"].to_pylist()
-    high = sum(1 for c, s in zip(classes, statuses, strict=True) if c == 3 and s != "below_minimum_population")
+    high = sum(
+        1
+        for c, s in zip(classes, statuses, strict=True)
+        if c == 3 and s != "below_minimum_population"
+    )
     assert combined[2] == ["high", str(high), str(high)]
     assert high > 0 and len(parsed.body("selected-areas-table")) == high
     assert page.count('<figure data-criterion="') == 0

@@ -87,7 +87,6 @@ def new_axes(height: float, margins: tuple[float, float, float, float]) -> Any:
     Margins (left, bottom, right, top) are in inches, so they do not depend on the figure's size.
     """
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
 
     width = CHART_WIDTH_IN
     figure = Figure(figsize=(width, height))
@@ -98,7 +97,6 @@ def new_axes(height: float, margins: tuple[float, float, float, float]) -> Any:
     )
     axes = figure.add_subplot()
     axes.tick_params(labelsize=CHART_FONT_PT)
-    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     axes.spines[["top", "right"]].set_visible(False)
     return axes
 
@@ -117,8 +115,11 @@ def place_legend(axes: Any) -> None:
 
 def symlog_counts(axes: Any, highest: float) -> None:
     """Counts on a scale linear to 1 and logarithmic above, so single areas stay visible."""
+    from matplotlib.ticker import FuncFormatter
+
     axes.set_yscale("symlog", linthresh=1)
     axes.set_ylim(0, max(2.0, highest * 1.6))
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
 
 
 def bin_edges(values: Sequence[float], threshold: float, average: float | None) -> list[float]:
@@ -242,9 +243,7 @@ def criterion_figure(
         if varying
         else messages("chart_threshold", value=short_number(threshold, lang)),
         "average": messages("chart_average", value=decimal(average, lang)),
-        "x": messages("chart_axis_margin")
-        if varying
-        else messages("chart_axis_rate", label=label),
+        "x": messages("chart_axis_margin") if varying else messages("chart_axis_rate", label=label),
         "y": messages("chart_axis_areas"),
         "label": f"{label}: {criterion_text_for(criterion, messages)}",
     }
@@ -295,7 +294,9 @@ def criteria_figures(
     figures = []
     for criterion in ruleset.criteria:
         average = averages.get(criterion.indicator.name, criterion.published_national_average)
-        figures.append(criterion_figure(criterion, grouped.get(criterion.name, []), average, messages))
+        figures.append(
+            criterion_figure(criterion, grouped.get(criterion.name, []), average, messages)
+        )
     return figures
 
 
@@ -331,7 +332,9 @@ def combined_rule(ruleset: Ruleset, area_results: pa.Table, messages: Messages) 
         "intro": messages("combined_index_intro" if by_index else "combined_criteria_intro"),
         "bucket_heading": messages("col_class" if by_index else "col_criteria_crossed"),
         "by_index": by_index,
-        "rows": [{**t, "areas": integer(t["areas"]), "selected": integer(t["selected"])} for t in table],
+        "rows": [
+            {**t, "areas": integer(t["areas"]), "selected": integer(t["selected"])} for t in table
+        ],
         "svg": bar_chart("chart-combined", names, parts, texts),
     }
 
@@ -407,7 +410,9 @@ def area_row(
         "status": status_text(area["selection_status"], messages),
         "index_value": decimal(area["index_value"], messages.language, 2),
         "index_sort": area["index_value"],
-        "index_class": labels[index_class - 1] if index_class and index_class <= len(labels) else "–",
+        "index_class": labels[index_class - 1]
+        if index_class and index_class <= len(labels)
+        else "–",
         "criteria": [criterion_cell(rows.get(c.name), messages) for c in ruleset.criteria],
     }
 
@@ -439,13 +444,17 @@ def explained_areas(
     shown = near[:MAX_NEAR_AREAS]
 
     def rows(group: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [area_row(ruleset, a, by_area.get(a["area_code"], {}), names, messages) for a in group]
+        return [
+            area_row(ruleset, a, by_area.get(a["area_code"], {}), names, messages) for a in group
+        ]
 
     return {
         "selected": rows(selected),
         "near": rows(shown),
         "near_count": len(near),
-        "near_heading": "near_heading_index" if ruleset.selection.method == "index" else "near_heading",
+        "near_heading": "near_heading_index"
+        if ruleset.selection.method == "index"
+        else "near_heading",
         "near_truncated": len(near) > len(shown),
     }
 

@@ -289,9 +289,7 @@ def ruleset_context(ruleset: Ruleset, messages: Messages) -> dict[str, Any]:
             population=integer(ruleset.selection.minimum_population),
         ),
         "municipality_rule": municipality_rule_sentences(ruleset, messages),
-        "borderline": messages(
-            "borderline_sentence", persons=ruleset.selection.borderline_persons
-        ),
+        "borderline": messages("borderline_sentence", persons=ruleset.selection.borderline_persons),
         "criteria": [
             {
                 "name": c.name,
