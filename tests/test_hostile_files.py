@@ -386,3 +386,14 @@ def test_a_formula_without_a_computed_value_is_a_problem_not_suppressed(tmp_path
     assert loaded.parse_problems == (
         ParseProblem(2, "population", "(formula without a computed value)"),
     )
+
+
+def test_a_zip_needing_an_unsupported_version_is_named(tmp_path: Path) -> None:
+    data = bytearray(VALID_XLSX)
+    for found in re.finditer(rb"PK\x01\x02", VALID_XLSX):
+        data[found.start() + 6 : found.start() + 8] = (249).to_bytes(2, "little")
+    text = message(write(tmp_path, "version.xlsx", bytes(data)))
+    assert text == (
+        "version.xlsx: a damaged or unsupported zip archive, not a readable .xlsx: "
+        "NotImplementedError: 'zip file version 24.9'"
+    )

@@ -303,8 +303,11 @@ def _require_xlsx_zip(path: Path, data: bytes) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = archive.namelist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
-        raise InputError(f"{path.name}: a damaged zip archive, not a readable .xlsx") from exc
+    except Exception as exc:
+        raise InputError(
+            f"{path.name}: a damaged or unsupported zip archive, not a readable .xlsx: "
+            f"{_library_problem(exc)}"
+        ) from exc
     if not any(n.startswith("xl/") for n in names):
         raise InputError(f"{path.name}: a zip archive but not an Excel .xlsx workbook")
 
