@@ -17,9 +17,9 @@ from tests.helpers import snapshot_tree
 DATA_FILES = [
     *(f"{name}.{suffix}" for name in PUBLISHED_TABLES for suffix in ("parquet", "csv")),
     "eligible_municipalities.json",
-    "summary.md",
-    "report.html",
 ]
+# Documents that carry the run's time in their provenance, beside the data files.
+DOCUMENTS = ["summary.md", "report.html", "publication.xlsx"]
 
 
 def write_input(folder: Path, frame: pd.DataFrame, name: str = "areas_2018.parquet") -> Path:
@@ -45,7 +45,7 @@ def test_a_run_publishes_every_output(published):
     options, result = published
     folder = options.reports_dir / "2018"
     assert result.publication_dir == folder
-    for name in [*DATA_FILES, "manifest.json"]:
+    for name in [*DATA_FILES, *DOCUMENTS, "manifest.json"]:
         assert (folder / name).is_file(), name
     assert (folder / "validation" / "input" / "index.html").is_file()
     assert (folder / "validation" / "output" / "index.html").is_file()
@@ -63,9 +63,9 @@ def test_summary_and_manifest_explain_the_run(published):
     options, _ = published
     folder = options.reports_dir / "2018"
     summary = (folder / "summary.md").read_text(encoding="utf-8")
-    assert "| employment_rate | below | 60.0 | 77.9 |" in summary
-    assert "## Eligible municipalities (3)" in summary
-    assert "| 0127 | Botkyrka | 2 | 4 900 |" in summary
+    assert "Employment rate below 60 %" in summary
+    assert "77.9" in summary
+    assert "Botkyrka" in summary and "4 900" in summary
     assert "validation/input/index.html" in summary
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["input"]["rows"] == 15
@@ -82,7 +82,8 @@ def test_a_rerun_writes_byte_identical_data_files(published):
     run_screening(options)
     assert {name: (folder / name).read_bytes() for name in DATA_FILES} == first
     second_manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    assert second_manifest["files_sha256"] == first_manifest["files_sha256"]
+    for name in DATA_FILES:
+        assert second_manifest["files_sha256"][name] == first_manifest["files_sha256"][name]
 
 
 def test_a_failed_run_publishes_nothing_and_keeps_its_data_docs(published, tmp_path):
@@ -123,7 +124,10 @@ def test_a_dry_run_publishes_nothing_and_reports_the_changes(published, tmp_path
         )
     )
     assert result.publication_dir is None
-    assert snapshot_tree(options.reports_dir) == before
+    after = snapshot_tree(options.reports_dir)
+    assert {k: v for k, v in after.items() if not k.startswith("dry-runs")} == before
+    assert result.dry_run_dir == options.reports_dir / "dry-runs" / "2018"
+    assert (result.dry_run_dir / "report.html").is_file()
     assert "## Entered (1)" in result.documents["changes.md"]
     assert "| 1880 | Örebro | 0 | 2 |" in result.documents["changes.md"]
 
@@ -133,7 +137,7 @@ def test_the_next_year_reports_entries_exits_and_changed_area_codes(published, t
     frame = fixture_frame(year=2019)
     frame.loc[frame["area_code"] == "1880C1020", "long_term_unemployed"] = 150  # now crosses all
     frame.loc[frame["area_code"] == "1280C1020", "voters"] = 800  # turnout 80 %: leaves
-    frame.loc[frame["area_code"] == "0180C1030", "area_code"] = "0180C1031"  # new code
+    frame.loc[frame["area_code"] == "0180C1030", "area_code"] = "0180C1040"  # new code
     result = run_screening(
         RunOptions(
             year=2019,
@@ -155,7 +159,7 @@ def test_the_next_year_reports_entries_exits_and_changed_area_codes(published, t
     )
     assert changes.loc["1880", "area_changes"].startswith("1880C1020: newly selected")
     codes = result.tables["area_code_changes"].to_pandas().set_index("side")
-    assert codes.loc["only_in_new", "examples"] == "0180C1031"
+    assert codes.loc["only_in_new", "examples"] == "0180C1040"
     assert codes.loc["only_in_previous", "examples"] == "0180C1030"
     report = (options.reports_dir / "2019" / "changes.md").read_text(encoding="utf-8")
     assert "# Changes 2018 → 2019" in report and "1 only in previous: 0180C1030" in report
