@@ -199,7 +199,7 @@ def xlsx_bytes(frame: pd.DataFrame, rng: random.Random) -> tuple[bytes, list[str
         sheet.append([None if pd.isna(v) else (v if isinstance(v, str) else int(v)) for v in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
-    data = buffer.getvalue()
+    data = edit_parts(buffer.getvalue(), "")
     dimension = rng.choice(["as written", "understated", "none"])
     if dimension != "as written":
         replacement = b'<dimension ref="A1:B3"/>' if dimension == "understated" else b""
@@ -213,8 +213,17 @@ def xlsx_bytes(frame: pd.DataFrame, rng: random.Random) -> tuple[bytes, list[str
 _DIMENSION = re.compile(rb"<dimension [^>]*/>")
 
 
-def edit_parts(data: bytes, pattern: str, edit: Callable[[bytes], bytes]) -> bytes:
-    """A workbook with the parts whose names match `pattern` passed through `edit`."""
+_FIXED_TIME = (2018, 1, 1, 0, 0, 0)
+_STAMP = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def edit_parts(
+    data: bytes, pattern: str, edit: Callable[[bytes], bytes] = lambda part: part
+) -> bytes:
+    """A workbook with the parts whose names match `pattern` passed through `edit`.
+
+    Entry times and document timestamps are fixed, so one seed always gives the same bytes.
+    """
     buffer = io.BytesIO()
     with (
         zipfile.ZipFile(io.BytesIO(data)) as old,
@@ -222,9 +231,13 @@ def edit_parts(data: bytes, pattern: str, edit: Callable[[bytes], bytes]) -> byt
     ):
         for item in old.infolist():
             part = old.read(item.filename)
-            new.writestr(
-                item.filename, edit(part) if re.fullmatch(pattern, item.filename) else part
-            )
+            if item.filename == "docProps/core.xml":
+                part = _STAMP.sub(b"2018-01-01T00:00:00Z", part)
+            if re.fullmatch(pattern, item.filename):
+                part = edit(part)
+            info = zipfile.ZipInfo(item.filename, _FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            new.writestr(info, part)
     return buffer.getvalue()
 
 
@@ -325,7 +338,7 @@ def break_workbook(data: bytes, rng: random.Random) -> tuple[bytes, str]:
         ):
             for item in old.infolist():
                 if item.filename != target:
-                    new.writestr(item.filename, old.read(item.filename))
+                    new.writestr(item, old.read(item.filename))
         return buffer.getvalue(), f"remove {target}"
     return edit_parts(data, re.escape(target), edit), f"{how} {target}"
 
@@ -391,7 +404,7 @@ def _xlsx_any(frame: pd.DataFrame, rng: random.Random) -> tuple[bytes, list[str]
             sheet.append([v if not isinstance(v, str) or v.isprintable() else None for v in values])
     buffer = io.BytesIO()
     workbook.save(buffer)
-    return buffer.getvalue(), []
+    return edit_parts(buffer.getvalue(), ""), []
 
 
 # --- running cases ----------------------------------------------------------------------------
