@@ -39,7 +39,7 @@ def test_the_clean_frame_is_the_synthetic_data() -> None:
 
 
 @pytest.mark.parametrize("file_format", FORMATS)
-@BOUNDED
+@settings(BOUNDED, max_examples=60)
 @given(seed=SEEDS)
 def test_neutral_changes_give_the_clean_frame(tmp_path: Path, file_format: str, seed: int) -> None:
     case = make_case(seed, neutral=True, file_format=file_format)
@@ -48,7 +48,7 @@ def test_neutral_changes_give_the_clean_frame(tmp_path: Path, file_format: str, 
 
 
 @pytest.mark.parametrize("file_format", FORMATS)
-@settings(BOUNDED, max_examples=150)
+@settings(BOUNDED, max_examples=100)
 @given(seed=SEEDS)
 def test_damaged_files_are_read_or_refused_by_the_project(
     tmp_path: Path, file_format: str, seed: int
