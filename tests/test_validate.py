@@ -1,19 +1,29 @@
-"""The input and output gates: real Great Expectations suites, readable messages, Data Docs."""
+"""The input and output gates: real Great Expectations suites on DuckDB, expanded from the ruleset,
+readable messages, escaped Data Docs."""
 
 from __future__ import annotations
 
 import json
+import tomllib
+from dataclasses import replace
+from html.parser import HTMLParser
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
-from areascreen import contract, validate
+from areascreen import paths, validate
 from areascreen.errors import AreascreenError, ValidationFailed
-from areascreen.load import LoadedInput, read_area_statistics
+from areascreen.flag import flag_areas, load_areas
+from areascreen.load import LoadedInput, ParseProblem, read_area_statistics
+from areascreen.rollup import roll_up
+from areascreen.ruleset import Ruleset, load_ruleset, parse_ruleset
 from areascreen.validate import (
+    MAX_COUNT,
     SEVERITIES,
-    input_frame,
+    input_sections,
+    input_substitutions,
     load_suite,
     suite_path,
     validate_input,
@@ -21,26 +31,51 @@ from areascreen.validate import (
 )
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
-EXPECTATIONS = Path(validate.paths.EXPECTATIONS_DIR)
+EXPECTATIONS = Path(paths.EXPECTATIONS_DIR)
 SUITE_FILES = sorted(EXPECTATIONS.glob("*.json"))
+RULESET_2018 = paths.DATA_DIR / "rulesets" / "2018.toml"
 
 
 @pytest.fixture(scope="module")
-def valid() -> LoadedInput:
-    """The corpus's valid table."""
-    return read_area_statistics(CORPUS / "valid_scb.csv")
+def ruleset() -> Ruleset:
+    """The 2018 ruleset: four criteria on DeSO 2018."""
+    return load_ruleset(RULESET_2018)
 
 
-def with_frame(loaded: LoadedInput, frame: pd.DataFrame) -> LoadedInput:
-    """The same input with another frame."""
-    return LoadedInput(
-        frame=frame,
-        path=loaded.path,
-        file_format=loaded.file_format,
-        encoding=loaded.encoding,
-        column_map_used=loaded.column_map_used,
-        row_numbers=loaded.row_numbers,
-        row_label=loaded.row_label,
+@pytest.fixture(scope="module")
+def turnout_ruleset(tmp_path_factory: pytest.TempPathFactory) -> Ruleset:
+    """The 2018 ruleset cut to its turnout criterion, on election districts."""
+    document = tomllib.loads(RULESET_2018.read_text("utf-8"))
+    document["criteria"] = [c for c in document["criteria"] if c["indicator"] == "voter_turnout"]
+    document["division"] = "election_districts"
+    document["name"] = "turnout-only"
+    path = tmp_path_factory.mktemp("rulesets") / "turnout.toml"
+    return parse_ruleset(document, path)
+
+
+@pytest.fixture(scope="module")
+def valid(ruleset: Ruleset) -> LoadedInput:
+    """The corpus's valid table, read with the 2018 ruleset's columns."""
+    return read_area_statistics(CORPUS / "valid_scb.csv", columns=ruleset.input_columns)
+
+
+def with_frame(loaded: LoadedInput, frame: pd.DataFrame, **changes) -> LoadedInput:
+    """The same input with another frame (and other fields where given)."""
+    return replace(loaded, frame=frame.reset_index(drop=True), **changes)
+
+
+def failures_of(loaded: LoadedInput, ruleset: Ruleset, **options) -> tuple[str, ...]:
+    """The failure lines of an input that must fail the gate."""
+    with pytest.raises(ValidationFailed) as caught:
+        validate_input(loaded, ruleset, **options)
+    return caught.value.failures
+
+
+def expanded_items(table: str, severity: str, ruleset: Ruleset) -> list[dict]:
+    """A suite's expectations as JSON after expansion over a ruleset."""
+    data = json.loads(suite_path(table, severity).read_text("utf-8"))
+    return validate.expand_items(
+        data["expectations"], input_sections(ruleset), input_substitutions(ruleset), table
     )
 
 
@@ -48,15 +83,14 @@ def with_frame(loaded: LoadedInput, frame: pd.DataFrame) -> LoadedInput:
 
 
 @pytest.mark.parametrize("path", SUITE_FILES, ids=lambda p: p.name)
-def test_suite_files_load_into_gx_suites_with_every_expectation(path: Path) -> None:
+def test_suite_files_load_into_gx_suites(path: Path, ruleset: Ruleset) -> None:
     table, severity = path.stem.split(".")
-    data = json.loads(path.read_text("utf-8"))
-    suite = load_suite(table, severity)
+    suite = load_suite(table, severity, input_sections(ruleset), input_substitutions(ruleset))
     assert suite.name == path.stem
-    assert len(suite.expectations) == len(data["expectations"])
     assert {str(e.severity.value) for e in suite.expectations} == {severity}
-    for item in data["expectations"]:
-        assert item["description"] and item["meta"]["message"], item
+    for expectation in suite.expectations:
+        assert expectation.description and expectation.meta["message"], expectation
+        assert "{column}" not in json.dumps(expectation.configuration.to_json_dict())
 
 
 def test_every_table_has_a_critical_suite() -> None:
@@ -66,226 +100,405 @@ def test_every_table_has_a_critical_suite() -> None:
     assert {p.stem.split(".")[1] for p in SUITE_FILES} <= set(SEVERITIES)
 
 
+def test_input_suite_checks_exactly_the_columns_the_ruleset_uses(
+    ruleset: Ruleset, turnout_ruleset: Ruleset
+) -> None:
+    full = expanded_items("area_statistics", "critical", ruleset)
+    turnout = expanded_items("area_statistics", "critical", turnout_ruleset)
+    assert full[1]["kwargs"]["column_set"] == list(ruleset.input_columns.all)
+    assert turnout[1]["kwargs"]["column_set"] == [
+        "area_code",
+        "area_name",
+        "municipality_code",
+        "year",
+        "population",
+        "voters",
+        "eligible_voters",
+    ]
+    checked = {i["kwargs"].get("column") for i in turnout} | {
+        i["kwargs"].get("column_A") for i in turnout
+    }
+    assert "employed" not in checked and "population_20_64" not in checked
+    suppressed = [
+        i["kwargs"]["column"] for i in turnout if i["type"] == "expect_column_mean_to_be_between"
+    ]
+    assert suppressed == ["voter_turnout_suppressed"]
+    assert len(full) == 58 and len(turnout) == 30
+
+
+def test_division_placeholders_keep_the_pattern_literal_in_messages(ruleset: Ruleset) -> None:
+    items = expanded_items("area_statistics", "critical", ruleset)
+    (code_check,) = [i for i in items if i["kwargs"].get("regex", "").startswith("^(?:")]
+    assert code_check["kwargs"]["regex"] == "^(?:[0-9]{4}[ABC][0-9]{4})$"
+    assert "[0-9]{{4}}[ABC][0-9]{{4}}" in code_check["meta"]["message"]
+    (largest,) = [
+        i
+        for i in items
+        if i["kwargs"].get("max_value") == MAX_COUNT and i["kwargs"]["column"] == "voters"
+    ]
+    assert largest["meta"]["message"].endswith(
+        "voters above 1,000,000,000, the largest count accepted"
+    )
+
+
 def test_an_invalid_expectation_in_a_suite_file_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bad = {"name": "area_statistics.critical", "expectations": [{"type": "expect_nothing"}]}
     (tmp_path / "area_statistics.critical.json").write_text(json.dumps(bad), "utf-8")
     monkeypatch.setattr(validate.paths, "EXPECTATIONS_DIR", tmp_path)
-    assert suite_path("area_statistics", "critical").parent == tmp_path
     with pytest.raises(AreascreenError, match="expectation 1 is invalid"):
         load_suite("area_statistics", "critical")
+
+
+def test_an_unknown_section_in_a_suite_file_is_refused() -> None:
+    items = [{"for_each": "planet", "expectations": []}]
+    with pytest.raises(AreascreenError, match="repeats over unknown 'planet'"):
+        validate.expand_items(items, {"indicator": []}, {}, "x.json")
 
 
 # --- input gate -------------------------------------------------------------------------------
 
 
-def test_derived_columns_of_the_input(valid: LoadedInput) -> None:
-    frame = valid.frame.copy()
-    frame.loc[0, "area_code"] = "0180R001"
-    frame.loc[1, "area_code"] = " 0180C4190"
-    derived = input_frame(with_frame(valid, frame))
-    assert derived["area_code_prefix"].iloc[0] == "0180"
-    assert pd.isna(derived["area_code_prefix"].iloc[1])
-    assert derived["area_code_kind"].iloc[0] == "RegSO"
-    assert pd.isna(derived["area_code_kind"].iloc[1])
-    assert derived["area_code_kind"].iloc[2] == "DeSO"
-    assert derived["source_row"].tolist() == list(range(2, 12))
-    assert derived["unparsed_values"].isna().all()
-
-
-def test_valid_input_passes_every_expectation(valid: LoadedInput, tmp_path: Path) -> None:
+def test_valid_input_passes_every_expectation(
+    valid: LoadedInput, ruleset: Ruleset, tmp_path: Path
+) -> None:
     docs = tmp_path / "validation"
-    report = validate_input(valid, docs_dir=docs)
+    report = validate_input(valid, ruleset, docs_dir=docs)
     assert report.success
     assert all(r.success for r in report.results)
-    critical = [r for r in report.results if r.severity == "critical"]
-    assert len(critical) == len(
-        json.loads(suite_path("area_statistics", "critical").read_text())["expectations"]
-    )
     assert report.docs_index == docs / "index.html"
-    assert report.docs_index.is_file()
     assert "area_statistics.critical" in report.docs_index.read_text("utf-8")
     assert report.summary_lines() == [
         "NOTE valid_scb.csv: csv file, encoding utf-8",
         "NOTE valid_scb.csv: separator ';', decimal ','",
-        f"valid_scb.csv: {len(critical)} of {len(critical)} critical expectations passed",
+        "valid_scb.csv: 58 of 58 critical expectations passed",
         "valid_scb.csv: 2 of 2 warning expectations passed",
         f"Data Docs: {docs / 'index.html'}",
     ]
 
 
-def test_failure_raises_a_readable_message_and_still_writes_data_docs(
-    valid: LoadedInput, tmp_path: Path
+def test_the_gate_table_is_dropped_from_the_run_database(
+    valid: LoadedInput, ruleset: Ruleset
+) -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE kept AS SELECT 1 AS x")
+    assert validate_input(valid, ruleset, con=con).success
+    tables = con.sql("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
+    assert tables == [("main", "kept")]
+
+
+def test_failure_gives_counts_and_examples_and_still_writes_data_docs(
+    valid: LoadedInput, ruleset: Ruleset, tmp_path: Path
 ) -> None:
     frame = valid.frame.copy()
     frame["employed"] = frame["population_20_64"] + 1
     docs = tmp_path / "validation"
     with pytest.raises(ValidationFailed) as caught:
-        validate_input(with_frame(valid, frame), docs_dir=docs)
+        validate_input(with_frame(valid, frame), ruleset, docs_dir=docs)
     error = caught.value
     assert error.failures == (
         "valid_scb.csv: 10 areas have employed > population_20_64 (employment_rate over 100 %): "
         "0180C4050, 0180C4190, 0180C6340, 0180C6410, 1280C1230, 1280C1260, 1280C1170, "
         "1880C1040, 1880C1060, 1880C1100",
     )
-    assert str(error) == "\n".join([*error.failures, f"Data Docs: {docs / 'index.html'}"])
     assert error.docs_index == docs / "index.html"
-    assert error.docs_index.is_file()
     pages = list((docs / "validations").rglob("*.html"))
     assert len(pages) == 2
-    texts = [p.read_text("utf-8").replace("&lt;", "<") for p in pages]
-    assert any(
-        "employed <= population_20_64: employment_rate is at most 100 %." in t for t in texts
-    )
+    texts = " ".join(p.read_text("utf-8") for p in pages)
+    assert "10 unexpected values found" in texts
 
 
-def test_more_than_ten_offenders_are_cut_with_an_ellipsis(valid: LoadedInput) -> None:
+def test_more_than_ten_offenders_are_cut_with_an_ellipsis(
+    valid: LoadedInput, ruleset: Ruleset
+) -> None:
     frame = pd.concat([valid.frame, valid.frame], ignore_index=True)
-    frame["area_code"] = [f"0180C{n:04d}" for n in range(1000, 1020)]
+    frame["area_code"] = [f"0180C{n:04d}" for n in range(4000, 4020)]
     frame["municipality_code"] = "0180"
     frame["voters"] = frame["eligible_voters"] + 10
-    loaded = LoadedInput(frame, valid.path, valid.file_format, valid.encoding, {})
-    with pytest.raises(ValidationFailed) as caught:
-        validate_input(loaded)
-    (line,) = caught.value.failures
-    head, codes = line.split(": 0180C1000")
+    loaded = replace(valid, frame=frame, row_numbers=None, notes=())
+    failures = failures_of(loaded, replace(ruleset, division=_form_only(ruleset)))
+    (line,) = failures
+    head, codes = line.split(": 0180C4000")
     assert (
         head == "valid_scb.csv: 20 areas have voters > eligible_voters (voter_turnout over 100 %)"
     )
-    assert codes.endswith("0180C1009, …")
-    assert line.count("0180C") == 10
+    assert codes.endswith(", …") and line.count("0180C") == 10
 
 
-def test_suppressed_share_limit_comes_from_the_caller(valid: LoadedInput) -> None:
+def _form_only(ruleset: Ruleset):
+    """The ruleset's division without its code list."""
+    return replace(ruleset.division, codes_file=None)
+
+
+def test_suppressed_share_limit_comes_from_the_ruleset(
+    valid: LoadedInput, ruleset: Ruleset
+) -> None:
     frame = valid.frame.copy()
     frame.loc[3, "voters"] = pd.NA
     loaded = with_frame(valid, frame)
-    with pytest.raises(ValidationFailed) as caught:
-        validate_input(loaded, max_suppressed_share=0.05)
-    assert caught.value.failures == (
+    assert failures_of(loaded, ruleset) == (
         "valid_scb.csv: voter_turnout is suppressed for 10.0% of areas, more than the limit of 5.0%",
     )
-    assert validate_input(loaded, max_suppressed_share=0.1).success
+    assert validate_input(loaded, replace(ruleset, max_suppressed_share=0.1)).success
 
 
-def test_failure_carries_what_reading_found() -> None:
-    loaded = read_area_statistics(CORPUS / "valid_latin1.csv")
-    frame = loaded.frame.copy()
-    frame.loc[0, "population"] = 0
-    with pytest.raises(ValidationFailed) as caught:
-        validate_input(with_frame(loaded, frame))
-    assert "valid_latin1.csv: csv file, encoding latin-1" in caught.value.notes
-    assert "encoding" not in str(caught.value)
+def test_zero_of_zero_everywhere_fails_the_suppression_limit(
+    valid: LoadedInput, ruleset: Ruleset
+) -> None:
+    frame = valid.frame.copy()
+    frame["voters"] = 0
+    frame["eligible_voters"] = 0
+    assert failures_of(with_frame(valid, frame), ruleset) == (
+        "valid_scb.csv: voter_turnout is suppressed for 100.0% of areas, more than the limit of 5.0%",
+    )
 
 
-def test_several_years_pass_only_when_allowed() -> None:
-    loaded = read_area_statistics(CORPUS / "two_years.csv")
-    with pytest.raises(ValidationFailed):
-        validate_input(loaded)
-    report = validate_input(loaded, allow_multiple_years=True)
+def district_codes(frame: pd.DataFrame) -> list[str]:
+    """Election-district codes in each row's municipality: `<municipality>0000`, `...0001`, ..."""
+    return [f"{m}{n:04d}" for n, m in enumerate(frame["municipality_code"])]
+
+
+def test_unused_count_columns_are_not_needed_nor_checked(
+    valid: LoadedInput, turnout_ruleset: Ruleset
+) -> None:
+    frame = valid.frame[list(turnout_ruleset.input_columns.all)].copy()
+    frame["area_code"] = district_codes(frame)
+    loaded = with_frame(valid, frame, notes=())
+    report = validate_input(loaded, turnout_ruleset)
     assert report.success
+    assert report.summary_lines()[-2:] == [
+        "valid_scb.csv: 30 of 30 critical expectations passed",
+        "valid_scb.csv: 2 of 2 warning expectations passed",
+    ]
 
 
-def test_warnings_are_reported_but_do_not_block(valid: LoadedInput) -> None:
+def test_election_district_codes_pass_their_division_and_deso_codes_do_not(
+    valid: LoadedInput, turnout_ruleset: Ruleset
+) -> None:
+    frame = valid.frame[list(turnout_ruleset.input_columns.all)].copy()
+    frame["area_code"] = district_codes(frame)
+    frame.loc[2, "area_code"] = "0180C6340"
+    frame.loc[4, "area_code"] = "01140101"
+    assert failures_of(with_frame(valid, frame, notes=()), turnout_ruleset) == (
+        "valid_scb.csv: 1 area has an area_code not of the Election districts form "
+        "([0-9]{8}, e.g. 01140101): 0180C6340 (line 4)",
+        "valid_scb.csv: 1 area has a municipality_code different from the first 4 characters "
+        "of area_code: 01140101 (municipality_code 1280, area_code_prefix 0114)",
+    )
+
+
+def test_codes_outside_the_division_list_are_refused_by_name(
+    valid: LoadedInput, ruleset: Ruleset
+) -> None:
+    frame = valid.frame.copy()
+    frame.loc[1, "area_code"] = "0180C9998"
+    frame.loc[5, "area_code"] = "1280C9999"
+    assert failures_of(with_frame(valid, frame), ruleset) == (
+        "valid_scb.csv: 2 areas have an area_code not in the DeSO 2018 code list: "
+        "0180C9998 (line 3), 1280C9999 (line 7)",
+    )
+
+
+def test_look_alike_digits_are_not_codes(valid: LoadedInput, ruleset: Ruleset) -> None:
+    frame = valid.frame.copy()
+    frame.loc[0, "area_code"] = "0180C\u0664\u0660\u0665\u0660"
+    (line,) = failures_of(with_frame(valid, frame), ruleset)
+    assert line.startswith("valid_scb.csv: 1 area has an area_code not of the DeSO 2018 form")
+    assert line.endswith(": 0180C\u0664\u0660\u0665\u0660 (line 2)")
+
+
+def test_counts_above_the_largest_accepted_are_refused(
+    valid: LoadedInput, ruleset: Ruleset
+) -> None:
+    frame = valid.frame.copy()
+    frame.loc[0, "population"] = 123_456_789_012_345
+    frame.loc[0, "eligible_voters"] = MAX_COUNT + 1
+    failures = failures_of(with_frame(valid, frame), ruleset)
+    assert failures == (
+        "valid_scb.csv: 1 area has population above 1,000,000,000, the largest count accepted: "
+        "0180C4050 (123456789012345)",
+        "valid_scb.csv: 1 area has eligible_voters above 1,000,000,000, the largest count "
+        "accepted: 0180C4050 (1000000001)",
+    )
+    frame.loc[0, "population"] = MAX_COUNT
+    frame.loc[0, "eligible_voters"] = MAX_COUNT
+    frame.loc[0, "voters"] = MAX_COUNT
+    assert validate_input(with_frame(valid, frame), ruleset).success
+
+
+def test_unconverted_values_are_reported_with_their_line(
+    valid: LoadedInput, ruleset: Ruleset
+) -> None:
+    frame = valid.frame.copy()
+    frame.loc[1, "employed"] = pd.NA
+    problems = (ParseProblem(row=3, column="employed", raw="12,5"),)
+    assert failures_of(with_frame(valid, frame, parse_problems=problems), ruleset) == (
+        "valid_scb.csv: 1 area has values that are not whole numbers: "
+        "0180C4190 (line 3: employed '12,5')",
+    )
+
+
+def test_control_characters_in_values_are_shown_escaped(
+    valid: LoadedInput, ruleset: Ruleset
+) -> None:
+    frame = valid.frame.copy()
+    frame.loc[0, "area_code"] = "0180C\x1b[31m4050"
+    (line,) = failures_of(with_frame(valid, frame), ruleset)
+    assert "\x1b" not in line
+    assert line.endswith(": '0180C\\x1b[31m4050' (line 2)")
+
+
+def test_several_years_pass_only_when_allowed(ruleset: Ruleset) -> None:
+    loaded = read_area_statistics(CORPUS / "two_years.csv", columns=ruleset.input_columns)
+    assert failures_of(loaded, ruleset) == (
+        "two_years.csv: 2 different years in one file, at most 1 allowed: "
+        "2018 (9 areas), 2019 (1 area)",
+    )
+    assert validate_input(loaded, ruleset, allow_multiple_years=True).success
+
+
+def test_warnings_are_reported_but_do_not_block(valid: LoadedInput, ruleset: Ruleset) -> None:
     frame = valid.frame.copy()
     frame.loc[2, "area_name"] = None
-    report = validate_input(with_frame(valid, frame))
+    report = validate_input(with_frame(valid, frame), ruleset)
     assert report.success
     assert report.failures("warning") == [
         "valid_scb.csv: 1 area has no area_name: 0180C6340 (line 4)"
     ]
-    assert (
-        "WARNING valid_scb.csv: 1 area has no area_name: 0180C6340 (line 4)"
-        in report.summary_lines()
-    )
+
+
+# --- Data Docs escaping -----------------------------------------------------------------------
+
+
+class _Elements(HTMLParser):
+    """The elements of a page: every tag with its attributes, and the text of each script."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+        if self._in_script:
+            self.scripts.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_script = False if tag == "script" else self._in_script
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script:
+            self.scripts[-1] += data
+
+
+def test_hostile_area_codes_are_inert_in_data_docs(
+    valid: LoadedInput, ruleset: Ruleset, tmp_path: Path
+) -> None:
+    frame = valid.frame.copy()
+    frame.loc[0, "area_code"] = "<script>alert('x')</script>"
+    frame.loc[1, "area_code"] = "<img src=x onerror=alert(1)>"
+    docs = tmp_path / "docs"
+    (line,) = failures_of(with_frame(valid, frame), ruleset, docs_dir=docs)
+    assert "<script>alert('x')</script> (line 2)" in line
+    pages = list((docs / "validations").rglob("*.html"))
+    assert pages
+    shown = False
+    for page in pages:
+        text = page.read_text("utf-8")
+        parser = _Elements()
+        parser.feed(text)
+        assert not [a for tag, a in parser.tags if tag == "img" and "onerror" in a]
+        assert not [s for s in parser.scripts if "alert(" in s]
+        shown = shown or "alert(1)" in text
+    assert shown
 
 
 # --- output gate ------------------------------------------------------------------------------
 
 
-def area_results() -> pd.DataFrame:
-    """Four screened areas in two municipalities, consistent with each other."""
-    rows = [
-        ("0180C4050", "0180", 1843, 4, 4, 0, "selected", True),
-        ("0180C4190", "0180", 2210, 4, 0, 0, "too_few_criteria_crossed", False),
-        ("1280C1230", "1280", 2041, 3, 3, 1, "selected", True),
-        ("1280C1260", "1280", 150, 4, 4, 0, "below_minimum_population", False),
-    ]
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "area_code",
-            "municipality_code",
-            "population",
-            "criteria_evaluated",
-            "criteria_crossed",
-            "criteria_suppressed",
-            "selection_status",
-            "selected",
-        ],
-    )
-    frame.insert(1, "area_name", "Area " + frame["area_code"])
-    frame.insert(3, "year", 2018)
-    frame.insert(8, "crossed_criteria", "")
-    for name in contract.INDICATORS:
-        frame[f"{name}_pct"] = [50.0, 90.0, 40.0, 30.0]
-        frame[f"{name}_deviation_pp"] = 0.0
-        frame[f"{name}_crossed"] = pd.array([True, False, True, True], dtype="boolean")
-    frame.loc[2, "voter_turnout_pct"] = None
-    frame.loc[2, "voter_turnout_crossed"] = None
-    return frame
+def screened(ruleset: Ruleset, loaded: LoadedInput) -> duckdb.DuckDBPyConnection:
+    """A database holding the screening of an input under a ruleset."""
+    con = duckdb.connect()
+    load_areas(con, loaded.frame, ruleset)
+    flag_areas(con, ruleset)
+    roll_up(con, ruleset)
+    return con
 
 
-def municipality_results() -> pd.DataFrame:
-    """The two municipalities of `area_results`, with their totals."""
-    return pd.DataFrame(
-        {
-            "municipality_code": ["0180", "1280"],
-            "municipality_name": ["Stockholm", "Malmö"],
-            "county_code": ["01", "12"],
-            "county_name": ["Stockholms län", "Skåne län"],
-            "areas": [2, 2],
-            "population": [4053, 2191],
-            "selected_areas": [1, 1],
-            "population_in_selected_areas": [1843, 2041],
-            "share_of_population_in_selected_areas": [45.47, 93.15],
-            "criteria_in_selected_areas": ["", ""],
-            "eligible": [True, True],
-        }
-    )
-
-
-def test_consistent_outputs_pass(tmp_path: Path) -> None:
-    report = validate_outputs(area_results(), municipality_results(), docs_dir=tmp_path)
+def test_consistent_outputs_pass(valid: LoadedInput, ruleset: Ruleset, tmp_path: Path) -> None:
+    con = screened(ruleset, valid)
+    report = validate_outputs(con, ruleset, docs_dir=tmp_path)
     assert report.success
     assert {r.table for r in report.results} == {"area_results", "municipality_results"}
     assert (tmp_path / "index.html").is_file()
 
 
-def test_inconsistent_outputs_fail_with_one_line_per_problem() -> None:
-    areas = area_results()
-    areas.loc[1, "selected"] = True
-    areas.loc[3, "selection_status"] = "skipped"
-    areas.loc[0, "employment_rate_pct"] = 101.0
-    municipalities = municipality_results()
-    municipalities.loc[1, "population_in_selected_areas"] = 3000
-    municipalities.loc[1, "selected_areas"] = 0
+def test_a_ruleset_with_one_criterion_passes_the_output_gate(
+    valid: LoadedInput, turnout_ruleset: Ruleset
+) -> None:
+    one = replace(turnout_ruleset, division=load_ruleset(RULESET_2018).division)
+    con = screened(one, valid)
+    assert con.sql("SELECT DISTINCT criteria_used FROM area_results").fetchall() == [(1,)]
+    assert validate_outputs(con, one).success
+
+
+@pytest.fixture(scope="module")
+def synthetic(ruleset: Ruleset) -> LoadedInput:
+    """The default synthetic data: 5,984 DeSO areas."""
+    path = paths.DATA_DIR / "synthetic" / "synthetic_areas_2018.parquet"
+    return read_area_statistics(path, columns=ruleset.input_columns)
+
+
+def test_inconsistent_outputs_fail_with_one_line_per_problem(
+    synthetic: LoadedInput, ruleset: Ruleset
+) -> None:
+    con = screened(ruleset, synthetic)
+    (selected, other, third) = con.sql(
+        "SELECT area_code FROM area_results WHERE selected ORDER BY area_code LIMIT 3"
+    ).fetchall()
+    (municipality, areas) = con.sql(
+        "SELECT municipality_code, areas FROM municipality_results WHERE municipality_code = '0180'"
+    ).fetchall()[0]
+    con.execute("UPDATE area_results SET selected = false WHERE area_code = ?", selected)
+    con.execute("UPDATE area_results SET selection_status = 'skipped' WHERE area_code = ?", other)
+    con.execute("UPDATE area_results SET criteria_used = 3 WHERE area_code = ?", third)
+    con.execute(
+        "UPDATE municipality_results SET areas = areas + 1 WHERE municipality_code = '0180'"
+    )
     with pytest.raises(ValidationFailed) as caught:
-        validate_outputs(areas, municipalities)
-    assert caught.value.failures == (
-        "area_results: 1 area has an unknown selection_status: 1280C1260 (skipped)",
-        "area_results: 1 area has selected inconsistent with selection_status: "
-        "0180C4190 (selected True, status_is_selected False)",
-        "area_results: 1 area has a rate above 100 %: 0180C4050 (101.0)",
-        "municipality_results: 1 eligible municipality has no selected area: 1280 (0)",
-        "municipality_results: 1 municipality has population_in_selected_areas > population: "
-        "1280 (population 2191, population_in_selected_areas 3000)",
-        "municipality_results: 2 municipalities have selected_areas different from the area "
-        "results: 0180 (selected_areas 1, selected_areas_in_area_results 2), "
-        "1280 (selected_areas 0, selected_areas_in_area_results 1)",
-        "municipality_results: 2 municipalities have population_in_selected_areas different from "
-        "the area results: 0180 (population_in_selected_areas 1843, "
-        "population_in_selected_areas_in_area_results 4053), 1280 (population_in_selected_areas "
-        "3000, population_in_selected_areas_in_area_results 2041)",
+        validate_outputs(con, ruleset)
+    failures = caught.value.failures
+    assert failures[:3] == (
+        f"area_results: 1 area has an unknown selection_status: {other[0]} (skipped)",
+        "area_results: 2 areas have selected inconsistent with selection_status: "
+        f"{selected[0]} (selected False, status_is_selected True), "
+        f"{other[0]} (selected True, status_is_selected False)",
+        "area_results: 1 area has criteria_used different from 4, the ruleset's number of "
+        f"criteria: {third[0]} (3)",
+    )
+    assert (
+        f"municipality_results: 1 municipality has areas different from the area results: "
+        f"{municipality} (areas {areas + 1}, areas_in_area_results {areas})"
+    ) in failures
+
+
+def test_eligible_municipalities_must_meet_the_ruleset(
+    synthetic: LoadedInput, ruleset: Ruleset
+) -> None:
+    con = screened(ruleset, synthetic)
+    strict = replace(
+        ruleset,
+        municipality=replace(ruleset.municipality, minimum_population_in_selected_areas=10**6),
+    )
+    (eligible,) = con.sql("SELECT count(*) FROM municipality_results WHERE eligible").fetchall()[0]
+    assert eligible > 1
+    with pytest.raises(ValidationFailed) as caught:
+        validate_outputs(con, strict)
+    (line,) = caught.value.failures
+    assert line.startswith(
+        f"municipality_results: {eligible} eligible municipalities have fewer residents in "
+        "selected areas than the minimum of 1000000: "
     )

@@ -7,8 +7,9 @@ count column, per indicator, per denominator, ...), and `{name}` placeholders ta
 values (its division's code pattern, its population column, ...).
 
 The table is validated by GX's SQL datasource on DuckDB (`areascreen.gx_duckdb`): the input
-frame, or the pipeline's result tables, are copied once into a gate table in a schema of their
-own, with the derived columns the suites need computed in SQL; the schema is dropped afterwards.
+frame, or the pipeline's result tables, are copied once into a gate table of the run's database
+(ordered by file row or key, so examples are stable), with the derived columns the suites need
+computed in SQL; the gate tables are dropped afterwards.
 The gate runs in two passes: every expectation pass/fail only (BOOLEAN_ONLY), then the failed
 ones again with counts and up to MAX_EXAMPLES offending rows (SUMMARY). Data Docs get the merged
 results, with every value from the data HTML-escaped. Great Expectations is imported lazily.
@@ -54,6 +55,13 @@ class Derived:
     expression: str
     needs: tuple[str, ...] = ()
     tables: tuple[str, ...] = ()
+
+
+AREA_YEAR_ROWS = Derived(
+    "area_year_rows",
+    "count(*) OVER (PARTITION BY src.area_code, src.year)",
+    ("area_code", "year"),
+)
 
 
 @dataclass(frozen=True)
@@ -315,6 +323,7 @@ def input_derived(ruleset: Any, *, with_code_list: bool) -> tuple[Derived, ...]:
             ("area_code",),
         ),
         Derived("unparsed_values", "problems.unparsed_values"),
+        AREA_YEAR_ROWS,
     ]
     if with_code_list:
         derived.append(
@@ -362,6 +371,7 @@ def output_checks(con: duckdb.DuckDBPyConnection, ruleset: Any) -> list[TableChe
                 f"CASE WHEN {matches} THEN left({code}, {length}) END",
                 ("area_code",),
             ),
+            AREA_YEAR_ROWS,
             Derived(
                 "status_is_selected", "src.selection_status = 'selected'", ("selection_status",)
             ),
@@ -576,21 +586,21 @@ def run_checks(
 ) -> ValidationReport:
     """Validate every table against its suites through one GX context; never raises on failure."""
     context = _context(docs_dir)
-    schema = f"areascreen_gate_{uuid.uuid4().hex[:12]}"
+    prefix = f"areascreen_gate_{uuid.uuid4().hex[:12]}"
     cursor = con.cursor()
-    cursor.execute(f"CREATE SCHEMA {schema}")
     outcomes: list[ExpectationOutcome] = []
     try:
         for check in checks:
-            build_gate_table(cursor, schema, check)
+            build_gate_table(cursor, prefix, check)
         datasource = gx_duckdb.add_datasource(context, "areascreen", con)
         try:
             for check in checks:
-                outcomes += _run_check(context, datasource, cursor, schema, check)
+                outcomes += _run_check(context, datasource, cursor, prefix, check)
         finally:
             gx_duckdb.close_datasource(datasource)
     finally:
-        cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        for check in checks:
+            cursor.execute(f"DROP TABLE IF EXISTS {prefix}_{check.table}")
         cursor.close()
     docs_index = None
     if docs_dir is not None:
@@ -608,14 +618,14 @@ def table_columns(cursor: duckdb.DuckDBPyConnection, relation: str) -> list[str]
         return None
 
 
-def build_gate_table(cursor: duckdb.DuckDBPyConnection, schema: str, check: TableCheck) -> None:
-    """Copy the checked table into the gate schema with the derived columns its inputs allow."""
+def build_gate_table(cursor: duckdb.DuckDBPyConnection, prefix: str, check: TableCheck) -> None:
+    """Copy the checked table into its gate table with the derived columns its inputs allow."""
     for name, table in check.register.items():
         cursor.register(name, table)
     try:
         columns = table_columns(cursor, check.source)
         if columns is None:
-            cursor.execute(f"CREATE TABLE {schema}.{check.table} (missing_table BOOLEAN)")
+            cursor.execute(f"CREATE TABLE {prefix}_{check.table} (missing_table BOOLEAN)")
             return
         present = set(columns)
         expressions = [
@@ -626,9 +636,13 @@ def build_gate_table(cursor: duckdb.DuckDBPyConnection, schema: str, check: Tabl
             and all(table_columns(cursor, t) is not None for t in d.tables)
         ]
         selected = ", ".join(["src.*", *expressions])
+        order = ROW_COLUMN if ROW_COLUMN in present else f"src.{_quoted(check.key_column)}"
+        if check.key_column not in present and ROW_COLUMN not in present:
+            order = "ALL"
         cursor.execute(
-            f"CREATE TABLE {schema}.{check.table} AS "
-            f"SELECT {selected} FROM {check.source} AS src {check.joins}"
+            f"CREATE TABLE {prefix}_{check.table} AS "
+            f"SELECT {selected} FROM {check.source} AS src {check.joins} "
+            f"ORDER BY {order}"
         )
     finally:
         for name in check.register:
@@ -636,12 +650,12 @@ def build_gate_table(cursor: duckdb.DuckDBPyConnection, schema: str, check: Tabl
 
 
 def _run_check(
-    context, datasource, cursor, schema: str, check: TableCheck
+    context, datasource, cursor, prefix: str, check: TableCheck
 ) -> list[ExpectationOutcome]:
     """Run a table's suites in two passes and turn the results into outcomes."""
     from great_expectations.core.run_identifier import RunIdentifier
 
-    asset = datasource.add_table_asset(check.table, table_name=check.table, schema_name=schema)
+    asset = datasource.add_table_asset(check.table, table_name=f"{prefix}_{check.table}")
     batch = asset.add_batch_definition_whole_table("whole table").get_batch()
     run_id = RunIdentifier(run_name=_SAFE_NAME.sub("_", check.label))
     outcomes: list[ExpectationOutcome] = []
@@ -654,7 +668,7 @@ def _run_check(
         suite = context.suites.add(suite)
         first, results = _two_passes(batch, suite, check)
         _store_for_docs(context, suite, batch, run_id, first, results)
-        outcomes += [_outcome(check, cursor, schema, suite.name, r) for r in results]
+        outcomes += [_outcome(check, cursor, prefix, suite.name, r) for r in results]
     if not found:
         raise AreascreenError(f"no expectation suite for {check.table} in {paths.EXPECTATIONS_DIR}")
     return outcomes
@@ -747,7 +761,7 @@ def _escape_values(value: Any) -> Any:
     return value
 
 
-def _outcome(check: TableCheck, cursor, schema: str, suite_name: str, result) -> ExpectationOutcome:
+def _outcome(check: TableCheck, cursor, prefix: str, suite_name: str, result) -> ExpectationOutcome:
     """One expectation's outcome, with its message when it failed."""
     config = result.expectation_config
     details = result.result or {}
@@ -756,7 +770,7 @@ def _outcome(check: TableCheck, cursor, schema: str, suite_name: str, result) ->
     examples = _examples(check, config, details)
     message = None
     if not success:
-        values = _value_counts(check, cursor, schema, config.meta.get("list_values"))
+        values = _value_counts(check, cursor, prefix, config.meta.get("list_values"))
         message = _message(
             check, config, details, examples, result.exception_info if raised else None, values
         )
@@ -874,7 +888,7 @@ def _message_fields(
     """Values a message template can use: kwargs, count, nouns, observed value, missing columns."""
     singular = count == 1
     mismatched = (details.get("details") or {}).get("mismatched") or {}
-    fields: dict[str, Any] = dict(config.kwargs)
+    fields: dict[str, Any] = {k: _whole(v) for k, v in config.kwargs.items()}
     fields.update(
         count=count,
         rows=check.noun[0] if singular else check.noun[1],
@@ -886,12 +900,19 @@ def _message_fields(
     return fields
 
 
-def _value_counts(check: TableCheck, cursor, schema: str, column: str | None) -> str:
+def _whole(value: Any) -> Any:
+    """A float that is a whole number as an int (GX turns suite parameters into floats)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _value_counts(check: TableCheck, cursor, prefix: str, column: str | None) -> str:
     """`2018 (9 areas), 2019 (1 area)` for a column the message lists values of."""
     if not column:
         return ""
     query = (
-        f"SELECT {_quoted(column)} AS value, count(*) FROM {schema}.{check.table} "
+        f"SELECT {_quoted(column)} AS value, count(*) FROM {prefix}_{check.table} "
         f"WHERE {_quoted(column)} IS NOT NULL GROUP BY ALL ORDER BY value LIMIT {MAX_EXAMPLES + 1}"
     )
     try:
