@@ -12,6 +12,8 @@ import pytest
 
 from areascreen.errors import InputError, ValidationFailed
 from areascreen.load import MAX_HEADER_CHARS, LoadedInput, read_area_statistics
+from areascreen.paths import ruleset_path
+from areascreen.ruleset import load_ruleset
 from areascreen.validate import ValidationReport, validate_input
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
@@ -27,17 +29,18 @@ def case_id(case: dict[str, Any]) -> str:
 def read_case(case: dict[str, Any]) -> LoadedInput:
     """Read a corpus file with the options its case gives."""
     options = {key: case[key] for key in ("sheet", "decimal") if key in case}
-    return read_area_statistics(CORPUS / case["file"], **options)
+    return read_area_statistics(CORPUS / case["file"], columns=RULESET.input_columns, **options)
 
 
 _PASSED: dict[bytes, ValidationReport] = {}
+RULESET = load_ruleset(ruleset_path(2018))
 
 
 def validate_once(loaded: LoadedInput) -> ValidationReport:
     """validate_input, run once per distinct frame: the valid files share one table."""
     key = pd.util.hash_pandas_object(loaded.frame, index=False).to_numpy().tobytes()
     if key not in _PASSED or loaded.parse_problems:
-        _PASSED[key] = validate_input(loaded)
+        _PASSED[key] = validate_input(loaded, RULESET)
     return _PASSED[key]
 
 
@@ -66,7 +69,7 @@ def test_case_produces_its_message(case: dict[str, Any]) -> None:
         return
     assert outcome == "validation_failed"
     with pytest.raises(ValidationFailed) as caught:
-        validate_input(loaded)
+        validate_input(loaded, RULESET)
     assert_contains_all(str(caught.value), case["expect"])
     assert len(caught.value.failures) == case["failures"], str(caught.value)
     assert all(line.startswith(case["file"] + ": ") for line in caught.value.failures)

@@ -35,10 +35,9 @@ from tests.helpers import snapshot_tree
 pytestmark = pytest.mark.slow
 
 STAGES = (
-    "read_input",
+    "read_stage",
     "validate_input_stage",
-    "flag_stage",
-    "roll_up_stage",
+    "screen_stage",
     "allocate_stage",
     "validate_output_stage",
     "publish_stage",
@@ -114,7 +113,7 @@ def test_a_second_run_for_the_same_year_is_refused(publication, tmp_path, capsys
     reports, rules, changed_input = publication
     before = snapshot_tree(reports / "2018")
     signal_file = tmp_path / "flag.reached"
-    child = start_paused(changed_input, rules, reports, "flag_stage", signal_file)
+    child = start_paused(changed_input, rules, reports, "screen_stage", signal_file)
     try:
         wait_for(child, signal_file)
         with pytest.raises(PublicationLocked, match="another run is publishing 2018"):
