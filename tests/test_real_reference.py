@@ -118,9 +118,10 @@ def test_the_election_authority_file_screens_as_published(shared_reference: Path
     expected = 100 * voters[districts] < 75 * eligible[districts]
     expected &= eligible[districts] >= 200
     assert int(areas["selected"].sum()) == int(expected.sum())
-    assert "321" in (folder / "summary.md").read_text(encoding="utf-8") or "321" in json.dumps(
-        json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    )
+    summary = (folder / "summary.md").read_text(encoding="utf-8")
+    assert "321 collection districts with 0 eligible voters" in summary
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["input"]["rows_counted_nationally_only"] == 321
 
 
 def test_the_embedded_election_dataset_holds_the_published_counts(shared_reference: Path):

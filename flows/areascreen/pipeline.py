@@ -395,6 +395,7 @@ def screen_and_publish(
         tables |= changes
     output_docs = stage(validate_output_stage, con, ruleset, staging / "validation" / "output")
     notes = [data.synthetic_note] if data.synthetic_note else []
+    notes += [f"{data.loaded.path.name}: {note}" for note in data.loaded.notes]
     facts = provenance(options, ruleset, data, started)
     links = [*(f"{name}.csv" for name in tables), *PUBLISHED_FILES]
     context = {
