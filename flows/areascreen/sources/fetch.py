@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,15 @@ from areascreen.contract import COUNT_COLUMNS
 from areascreen.paths import DEFAULT_REPORTS_DIR
 
 from .assemble import AREA, MEASURE, STATUS, VALUE, YEAR, AssemblyReport, SourceFrame, assemble
-from .cache import ResponseCache, atomic_write, dump_json, resolve_cache_dir, sha256_hex
+from .cache import (
+    CacheCorruptError,
+    CacheMissError,
+    ResponseCache,
+    atomic_write,
+    dump_json,
+    resolve_cache_dir,
+    sha256_hex,
+)
 from .config import (
     ConfigError,
     FileSource,
@@ -28,9 +37,17 @@ from .config import (
     load_config,
     sources_config_path,
 )
-from .jsonstat import NIL_SYMBOL, is_nil_symbol, is_suppression_symbol
+from .jsonstat import (
+    NIL_SYMBOL,
+    Dataset,
+    JsonStatError,
+    is_nil_symbol,
+    is_suppression_symbol,
+    load_dataset,
+)
 from .px import PxError, read_px
 from .pxweb import PxWebClient, ResolvedSelection, TableFetch, fetch_table, resolve_selection
+from .wide import WIDE_SUFFIXES, WideFileError, read_wide
 
 log = logging.getLogger(__name__)
 MANIFEST_SUFFIX = ".manifest.json"
@@ -172,7 +189,7 @@ def _named_cells(frame: pd.DataFrame, resolved: ResolvedSelection) -> pd.DataFra
 
 # --- SCB's bulk files -------------------------------------------------------------------------
 
-BULK_SUFFIXES = (".px", ".zip")
+BULK_SUFFIXES = (".px", ".zip", *WIDE_SUFFIXES)
 
 
 def find_bulk_file(directory: Path, table_id: str) -> Path:
@@ -189,7 +206,7 @@ def find_bulk_file(directory: Path, table_id: str) -> Path:
     if not found:
         raise SourceFileError(
             f"--from-files: no PX file or zip for table {table_id} in {directory} "
-            f"(looked for {table_id}*.px and {table_id}*.zip)"
+            f"(looked for {table_id}*.px, .zip, .csv and .xlsx)"
         )
     if len(found) > 1:
         names = ", ".join(p.name for p in found)
@@ -197,12 +214,19 @@ def find_bulk_file(directory: Path, table_id: str) -> Path:
     return found[0]
 
 
-def read_bulk_source(source: PxWebSource, directory: Path, year: int) -> FetchedSource:
-    """A PxWeb source read from its downloaded PX file, selected as the API would be."""
+def read_bulk_source(
+    source: PxWebSource, directory: Path, year: int, client: PxWebClient | None = None
+) -> FetchedSource:
+    """A PxWeb source read from its downloaded file (PX, or PxWeb's wide CSV or xlsx export)."""
     path = find_bulk_file(directory, source.table_id)
+    metadata_from = None
     try:
-        dataset, raw = read_px(path)
-    except (OSError, PxError) as exc:
+        if _holds_px(path):
+            dataset, raw = read_px(path)
+        else:
+            meta, metadata_from = bulk_metadata(source, directory, client)
+            dataset, raw = read_wide(path, meta)
+    except (OSError, PxError, WideFileError) as exc:
         raise SourceFileError(f"Source {source.name!r}: {exc}") from exc
     resolved = resolve_selection(source, dataset, year)
     frame = dataset.to_frame()
@@ -217,6 +241,8 @@ def read_bulk_source(source: PxWebSource, directory: Path, year: int) -> Fetched
         "table_id": source.table_id,
         "file_table_id": dataset.table_id,
         "path": str(path),
+        "file_format": "px" if metadata_from is None else "wide",
+        "metadata_from": metadata_from,
         "sha256": sha256_hex(raw),
         "description": source.description,
         "confirmed": source.confirmed,
@@ -232,6 +258,47 @@ def read_bulk_source(source: PxWebSource, directory: Path, year: int) -> Fetched
     }
     frame_out = SourceFrame(source.name, source.table_id, source.vintage, cells, labels)
     return FetchedSource(frame_out, record)
+
+
+def _holds_px(path: Path) -> bool:
+    """A PX file, or a zip with a PX member (SCB's bulk zip; its PX is read before its CSV)."""
+    if path.suffix.lower() == ".px":
+        return True
+    if path.suffix.lower() != ".zip" or not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(n.lower().endswith(".px") for n in archive.namelist())
+
+
+def bulk_metadata(
+    source: PxWebSource, directory: Path, client: PxWebClient | None
+) -> tuple[Dataset, str]:
+    """The table's metadata for a wide export: a saved metadata response in the folder
+    (`TAB683_metadata.json`, from `GET /tables/TAB683/metadata`), else the response cache."""
+    key = source.table_id.lower()
+    saved = sorted(
+        p
+        for p in directory.iterdir()
+        if p.suffix.lower() == ".json"
+        and p.name.lower().startswith(key)
+        and "metadata" in p.name.lower()
+    )
+    if saved:
+        try:
+            return load_dataset(saved[0].read_bytes(), context=str(saved[0])), str(saved[0])
+        except JsonStatError as exc:
+            raise SourceFileError(f"Source {source.name!r}: {exc}") from exc
+    if client is not None:
+        try:
+            fetched = client.metadata(source.table_id, source.codelists)
+            return fetched.dataset, f"cache {fetched.entry.body_path}"
+        except (CacheMissError, CacheCorruptError):
+            pass
+    raise SourceFileError(
+        f"Source {source.name!r}: a wide CSV or xlsx export carries texts, not codes; put the "
+        f"table's metadata beside it ({source.table_id}_metadata.json, the response of "
+        f"GET /tables/{source.table_id}/metadata?lang=sv) or fetch it once into the cache"
+    )
 
 
 def division_of(vintage: str) -> str:
@@ -536,7 +603,7 @@ def fetch_year(
 
     def one(source: Source) -> FetchedSource:
         if from_files is not None and isinstance(source, PxWebSource):
-            return read_bulk_source(source, Path(from_files), year)
+            return read_bulk_source(source, Path(from_files), year, client)
         return fetch_one(source, client=client, year=year)
 
     with client:
