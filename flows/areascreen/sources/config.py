@@ -79,7 +79,33 @@ class FileSource:
     kind = "file"
 
 
-Source = PxWebSource | FileSource
+@dataclass(frozen=True)
+class EmploymentServiceSource:
+    """A delivery of the Public Employment Service's job-seeker statistics per area.
+
+    `fields` says which of the delivery's counts (`openly_unemployed`, `in_programmes`,
+    `population_18_64`) are summed into each contract column; `reference` is the reference date
+    kept (`03-31`, `10-31`) or `mean` of the two.
+    """
+
+    name: str
+    path: Path
+    reference: str
+    fields: Mapping[str, tuple[str, ...]]
+    headers: Mapping[str, str]
+    sheet: str | None
+    vintage: str
+    description: str
+    confirmed: bool
+
+    kind = "employment_service"
+
+
+Source = PxWebSource | FileSource | EmploymentServiceSource
+SOURCE_KINDS = ("pxweb", "file", "employment_service")
+JOB_SEEKER_COUNTS = ("openly_unemployed", "in_programmes", "population_18_64")
+JOB_SEEKER_FIELDS = ("area_code", "reference_date", "age", *JOB_SEEKER_COUNTS)
+JOB_SEEKER_REFERENCES = ("03-31", "10-31", "mean")
 
 
 @dataclass(frozen=True)
@@ -280,6 +306,43 @@ def _parse_file(
     )
 
 
+def _parse_employment_service(
+    name: str, table: Mapping[str, Any], root: Mapping[str, Any], base: Path
+) -> EmploymentServiceSource:
+    """A [sources.<name>] table of kind employment_service."""
+    path = f"sources.{name}"
+    allowed = {"kind", "path", "reference", "fields", "headers", "sheet", "vintage"}
+    _check_keys(table, path, allowed | {"description", "confirmed"}, {"path", "fields"})
+    file_path = Path(_scalar(table, "path", str, path))
+    fields: dict[str, tuple[str, ...]] = {}
+    for column, value in _subtable(table, "fields", path, required=True).items():
+        key = f"{path}.fields.{column}"
+        if column not in COUNT_COLUMNS:
+            raise ConfigError(f"Unknown key {key!r}: not a count column of the input contract")
+        counts = (value,) if isinstance(value, str) else _string_list(value, key)
+        for count in counts:
+            _choice(count, JOB_SEEKER_COUNTS, key)
+        fields[column] = counts
+    headers = _string_map(_subtable(table, "headers", path), f"{path}.headers")
+    for field_name in headers:
+        _choice(field_name, JOB_SEEKER_FIELDS, f"{path}.headers")
+    return EmploymentServiceSource(
+        name=name,
+        path=file_path if file_path.is_absolute() else base / file_path,
+        reference=_choice(
+            _scalar(table, "reference", str, path, "mean"),
+            JOB_SEEKER_REFERENCES,
+            f"{path}.reference",
+        ),
+        fields=fields,
+        headers=headers,
+        sheet=_scalar(table, "sheet", str, path),
+        vintage=_parse_vintage(table, path, root["area_vintage"]),
+        description=_scalar(table, "description", str, path, ""),
+        confirmed=_scalar(table, "confirmed", bool, path, False),
+    )
+
+
 def _parse_sources(
     table: Mapping[str, Any], root: Mapping[str, Any], base: Path
 ) -> dict[str, Source]:
@@ -289,12 +352,13 @@ def _parse_sources(
         path = f"sources.{name}"
         if not isinstance(body, dict):
             raise ConfigError(f"Key {path!r} must be a table, got {type(body).__name__}")
-        kind = _choice(_scalar(body, "kind", str, path, "pxweb"), ("pxweb", "file"), f"{path}.kind")
-        sources[name] = (
-            _parse_pxweb(name, body, root)
-            if kind == "pxweb"
-            else _parse_file(name, body, root, base)
-        )
+        kind = _choice(_scalar(body, "kind", str, path, "pxweb"), SOURCE_KINDS, f"{path}.kind")
+        if kind == "pxweb":
+            sources[name] = _parse_pxweb(name, body, root)
+        elif kind == "file":
+            sources[name] = _parse_file(name, body, root, base)
+        else:
+            sources[name] = _parse_employment_service(name, body, root, base)
     if not sources:
         raise ConfigError("The sources file defines no [sources.<name>] table")
     return sources
@@ -353,6 +417,8 @@ def _check_spec(spec: ColumnSpec, sources: Mapping[str, Source]) -> None:
         raise ConfigError(f"Key '{path}.source' names unknown source {spec.source!r}")
     if isinstance(source, FileSource):
         _check_file_spec(spec, source, path)
+    elif isinstance(source, EmploymentServiceSource):
+        _check_job_seeker_spec(spec, source, path)
     else:
         _check_pxweb_spec(spec, source, path)
 
@@ -365,6 +431,17 @@ def _check_file_spec(spec: ColumnSpec, source: FileSource, path: str) -> None:
         raise ConfigError(
             f"Missing key 'sources.{source.name}.columns.{spec.column}': "
             f"{path} reads column {spec.column!r} from that file"
+        )
+
+
+def _check_job_seeker_spec(spec: ColumnSpec, source: EmploymentServiceSource, path: str) -> None:
+    """A job-seeker source says which of its counts make the column."""
+    if spec.cells:
+        raise ConfigError(f"Key '{path}.cells' is not allowed for source {source.name!r}")
+    if spec.column not in source.fields:
+        raise ConfigError(
+            f"Missing key 'sources.{source.name}.fields.{spec.column}': "
+            f"{path} reads column {spec.column!r} from that delivery"
         )
 
 

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from areascreen.contract import COUNT_COLUMNS
+from areascreen.errors import InputError
 from areascreen.paths import DEFAULT_REPORTS_DIR
 
 from .assemble import AREA, MEASURE, STATUS, VALUE, YEAR, AssemblyReport, SourceFrame, assemble
@@ -30,12 +31,20 @@ from .cache import (
 )
 from .config import (
     ConfigError,
+    EmploymentServiceSource,
     FileSource,
     PxWebSource,
     Source,
     SourcesConfig,
     load_config,
     sources_config_path,
+)
+from .employment_service import (
+    AGE_BAND,
+    DEFAULT_COLUMNS,
+    REFERENCE_DATES,
+    JobSeekers,
+    read_job_seekers,
 )
 from .jsonstat import (
     NIL_SYMBOL,
@@ -50,6 +59,8 @@ from .pxweb import PxWebClient, ResolvedSelection, TableFetch, fetch_table, reso
 from .wide import WIDE_SUFFIXES, WideFileError, read_wide
 
 log = logging.getLogger(__name__)
+# Sources read from local files, whose SHA-256 a pinned run checks.
+LOCAL_FILE_KINDS = ("file", "employment_service")
 MANIFEST_SUFFIX = ".manifest.json"
 # From reference year 2025 Statistics Sweden perturbs small counts by the cell-key method.
 PERTURBATION_FROM_YEAR = 2025
@@ -131,7 +142,9 @@ def pins_from(manifest: Mapping[str, Any]) -> dict[str, str]:
 
 def _check_pinned_file(record: Mapping[str, Any], manifest: Mapping[str, Any]) -> None:
     """A file source must be byte-for-byte the one the pinned run read."""
-    pinned = {s["name"]: s for s in manifest.get("sources", []) if s.get("kind") == "file"}
+    pinned = {
+        s["name"]: s for s in manifest.get("sources", []) if s.get("kind") in LOCAL_FILE_KINDS
+    }
     earlier = pinned.get(record["name"])
     if earlier is None:
         raise PinError(f"File source {record['name']!r} is not in the pinned manifest")
@@ -147,7 +160,7 @@ def check_pinned_files(fetched: list[FetchedSource], manifest: Mapping[str, Any]
     if manifest is None:
         return
     for item in fetched:
-        if item.record["kind"] == "file":
+        if item.record["kind"] in LOCAL_FILE_KINDS:
             _check_pinned_file(item.record, manifest)
 
 
@@ -368,7 +381,7 @@ def read_file_source(source: FileSource, year: int) -> FetchedSource:
     )
 
 
-def _require_file(source: FileSource) -> None:
+def _require_file(source: FileSource | EmploymentServiceSource) -> None:
     """A file source must be on disk."""
     if not source.path.is_file():
         raise SourceFileError(
@@ -379,7 +392,7 @@ def _require_file(source: FileSource) -> None:
 def require_files(config: SourcesConfig) -> None:
     """Fail before any request when a file source is not on disk."""
     for source in config.sources.values():
-        if isinstance(source, FileSource):
+        if isinstance(source, FileSource | EmploymentServiceSource):
             _require_file(source)
 
 
@@ -461,7 +474,97 @@ def fetch_source(source: Source, *, client: PxWebClient, year: int) -> FetchedSo
     if isinstance(source, PxWebSource):
         fetched = fetch_table(client, source, year)
         return FetchedSource(pxweb_source_frame(fetched), pxweb_record(fetched, year))
+    if isinstance(source, EmploymentServiceSource):
+        return read_job_seeker_source(source, year)
     return read_file_source(source, year)
+
+
+def read_job_seeker_source(
+    source: EmploymentServiceSource, year: int, *, reference: str | None = None
+) -> FetchedSource:
+    """A Public Employment Service delivery: one reference (the source's, or `reference` when a
+    ruleset chooses it) and the configured sums of its counts per contract column."""
+    _require_file(source)
+    chosen = reference or source.reference
+    headers = {**DEFAULT_COLUMNS, **source.headers}
+    dates = REFERENCE_DATES if chosen == "mean" else (chosen,)
+    read = {date: _job_seekers_on(source, year, date, headers) for date in dates}
+    totals = {date: _field_sums(source, result.frame) for date, result in read.items()}
+    table = _mean_of_dates(source, totals) if chosen == "mean" else totals[chosen]
+    parts = [
+        pd.DataFrame(
+            {
+                AREA: table.index.to_numpy(),
+                YEAR: year,
+                MEASURE: column,
+                VALUE: pd.array(table[column], dtype="Float64"),
+                STATUS: pd.array(
+                    [None if pd.notna(v) else ".." for v in table[column]], dtype="string"
+                ),
+            }
+        )
+        for column in source.fields
+    ]
+    record = {
+        "name": source.name,
+        "kind": "employment_service",
+        "path": str(source.path),
+        "sha256": sha256_hex(source.path.read_bytes()),
+        "description": source.description,
+        "confirmed": source.confirmed,
+        "division": division_of(source.vintage),
+        "vintage": source.vintage,
+        "reference": chosen,
+        "reference_from": "sources file" if reference is None else "ruleset",
+        "age_band": AGE_BAND,
+        "fields": {k: list(v) for k, v in source.fields.items()},
+        "headers": headers,
+        "areas": len(table),
+        "notes": [note for date in dates for note in read[date].notes],
+        "perturbation": perturbation(year),
+    }
+    long = pd.concat(parts, ignore_index=True)
+    return FetchedSource(SourceFrame(source.name, str(source.path), source.vintage, long), record)
+
+
+def _job_seekers_on(
+    source: EmploymentServiceSource, year: int, date: str, headers: Mapping[str, str]
+) -> JobSeekers:
+    """One reference date of a delivery; reader errors name the source."""
+    try:
+        return read_job_seekers(
+            source.path, year=year, reference=date, columns=headers, sheet=source.sheet or 0
+        )
+    except InputError as exc:
+        raise SourceFileError(f"Source {source.name!r}: {exc}") from exc
+
+
+def _field_sums(source: EmploymentServiceSource, frame: pd.DataFrame) -> pd.DataFrame:
+    """Per area, each contract column as the sum of its counts (NULL if any is suppressed)."""
+    indexed = frame.set_index("area_code")
+    return pd.DataFrame(
+        {
+            column: indexed[list(counts)]
+            .sum(axis=1)
+            .where(indexed[list(counts)].notna().all(axis=1))
+            for column, counts in source.fields.items()
+        }
+    ).astype("Int64")
+
+
+def _mean_of_dates(
+    source: EmploymentServiceSource, totals: Mapping[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """The mean of the two dates' sums per area, rounded half up; NULL where either is NULL."""
+    march, october = (totals[d] for d in REFERENCE_DATES)
+    one_date = sorted(set(march.index) ^ set(october.index))
+    if one_date:
+        raise SourceFileError(
+            f"Source {source.name!r} ({source.path}): the mean needs both reference dates; "
+            f"area(s) with one only: {', '.join(one_date[:10])}"
+        )
+    both = march + october.reindex(march.index)
+    return ((both + 1) // 2).astype("Int64")
 
 
 # --- output -----------------------------------------------------------------------------------
