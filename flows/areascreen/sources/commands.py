@@ -82,8 +82,9 @@ def _add_fetch(commands: argparse._SubParsersAction) -> None:
         "--from-files",
         type=Path,
         metavar="DIR",
-        help="read each PxWeb table from SCB's bulk download in DIR (TAB683_sv.zip or a .px "
-        "file) instead of the API, offline",
+        help="read each PxWeb table from files in DIR instead of the API, offline: SCB's bulk "
+        "download (TAB683_sv.zip or a .px file) or PxWeb's CSV or xlsx export (with the "
+        "table's metadata beside it as TAB683_metadata.json, or in the cache)",
     )
     fetch.set_defaults(handler=_fetch)
 
