@@ -12,7 +12,8 @@ frame, or the pipeline's result tables, are copied once into a gate table of the
 computed in SQL; the gate tables are dropped afterwards.
 The gate runs in two passes: every expectation pass/fail only (BOOLEAN_ONLY), then the failed
 ones again with counts and up to MAX_EXAMPLES offending rows (SUMMARY). Data Docs get the merged
-results, with every value from the data HTML-escaped. Great Expectations is imported lazily.
+results, with every value from the data HTML-escaped, and load their scripts, stylesheets and
+fonts from local files (`areascreen.datadocs`). Great Expectations is imported lazily.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from areascreen import gx_duckdb, paths
+from areascreen import datadocs, gx_duckdb, paths
 from areascreen.errors import AreascreenError, ValidationFailed
 from areascreen.load import LoadedInput, shown
 
@@ -42,6 +43,7 @@ SEVERITIES: tuple[str, ...] = ("critical", "warning")
 MAX_EXAMPLES = 10
 MAX_COUNT = 1_000_000_000
 DOCS_SITE = "areascreen"
+DOCS_PARENT = "validation"
 ROW_COLUMN = "source_row"
 _POSITION = "position"
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -604,10 +606,27 @@ def run_checks(
         cursor.close()
     docs_index = None
     if docs_dir is not None:
-        context.build_data_docs(site_names=[DOCS_SITE])
-        docs_index = docs_dir / "index.html"
+        docs_index = write_data_docs(context, docs_dir)
     success = not any(o.blocking for o in outcomes)
     return ValidationReport(success=success, results=tuple(outcomes), docs_index=docs_index)
+
+
+def assets_dir_for(docs_dir: Path) -> Path:
+    """Where a Data Docs site's local assets go: shared by the sites of a publication.
+
+    A site in `<publication>/validation/<gate>/` uses `<publication>/validation/assets/`;
+    any other site keeps its assets in its own `assets/` folder.
+    """
+    if docs_dir.resolve().parent.name == DOCS_PARENT:
+        return docs_dir.resolve().parent / datadocs.ASSETS_FOLDER
+    return docs_dir / datadocs.ASSETS_FOLDER
+
+
+def write_data_docs(context, docs_dir: Path) -> Path:
+    """Build the site's pages, make them load local assets only; the index page."""
+    context.build_data_docs(site_names=[DOCS_SITE])
+    datadocs.make_offline(docs_dir, assets_dir_for(docs_dir))
+    return docs_dir / "index.html"
 
 
 def table_columns(cursor: duckdb.DuckDBPyConnection, relation: str) -> list[str] | None:
