@@ -7,17 +7,28 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.deployments import run_deployment
+from prefect.flows import load_flow_from_entrypoint
 from prefect.settings import PREFECT_API_URL
 from prefect.testing.utilities import prefect_test_harness
 
-from areascreen.deployment import DEPLOYMENT_NAME, SCHEDULE_CRON, build_deployment
+from areascreen.deployment import (
+    DEPLOYMENT_NAME,
+    SCHEDULE_CRON,
+    WORK_POOL,
+    build_deployment,
+    prefect_yaml,
+)
 from areascreen.flow import screening
+from areascreen.project import init_project
 from tests.conftest import REPOSITORY_ROOT
 from tests.fixture_areas import fixture_frame, fixture_ruleset
 from tests.helpers import snapshot_tree
@@ -83,9 +94,101 @@ def test_the_deployment_loads_with_its_yearly_schedule():
     (schedule,) = deployment.schedules
     assert schedule.schedule.cron == SCHEDULE_CRON == "0 6 15 3 *"
     assert schedule.schedule.timezone == "Europe/Stockholm"
-    assert deployment.parameters["reports_dir"] == "/srv/areascreen/reports"
-    assert deployment.parameters["input_path"].endswith("area_statistics_{year}.parquet")
+    assert deployment.parameters == {
+        "from_incoming": True,
+        "reports_dir": "/srv/areascreen/reports",
+    }
     assert deployment.concurrency_limit == 1
+
+
+def test_prefect_yaml_defines_the_yearly_job_on_a_process_pool(tmp_path: Path):
+    text = (REPOSITORY_ROOT / "prefect.yaml").read_text(encoding="utf-8")
+    assert text == prefect_yaml()
+    init_project(tmp_path / "office")
+    assert (tmp_path / "office" / "prefect.yaml").read_text(encoding="utf-8") == text
+    (deployment,) = yaml.safe_load(text)["deployments"]
+    assert deployment["name"] == DEPLOYMENT_NAME
+    assert deployment["entrypoint"] == "areascreen.flow:screening"
+    assert ".py" not in deployment["entrypoint"]
+    assert load_flow_from_entrypoint(deployment["entrypoint"]) is screening
+    assert deployment["work_pool"] == {"name": WORK_POOL}
+    assert deployment["schedules"] == [
+        {"cron": "0 6 15 3 *", "timezone": "Europe/Stockholm", "active": True}
+    ]
+    assert deployment["parameters"] == {"from_incoming": True}  # no year: the previous one
+    assert deployment["concurrency_limit"] == 1
+    assert "pull" not in yaml.safe_load(text) and yaml.safe_load(text)["build"] is None
+
+
+def prefect_command(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The `prefect` CLI of this environment against the module's server."""
+    environment = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    command = [sys.executable, "-m", "prefect", "--no-prompt", *args]
+    done = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def test_a_deployed_run_on_a_process_work_pool_publishes_into_the_project(tmp_path: Path):
+    init_project(tmp_path / "office")
+    office = tmp_path / "office"
+    fixture_frame().to_parquet(office / "incoming" / "area_statistics_2018.parquet", index=False)
+    prefect_command("work-pool", "create", WORK_POOL, "--type", "process", cwd=office)
+    prefect_command("deploy", "--all", cwd=office)
+    try:
+        flow_run = run_deployment(
+            f"screening/{DEPLOYMENT_NAME}",
+            parameters={"ruleset_path": str(fixture_ruleset(tmp_path))},
+            scheduled_time=datetime(2019, 3, 15, 6, tzinfo=ZoneInfo("Europe/Stockholm")),
+            timeout=0,
+        )
+        prefect_command("worker", "start", "--pool", WORK_POOL, "--run-once", cwd=tmp_path)
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(flow_run.id).state
+            deployment = client.read_deployment_by_name(f"screening/{DEPLOYMENT_NAME}")
+    finally:  # the served deployment of another test registers the same name
+        with get_client(sync_client=True) as client:
+            client.delete_deployment(
+                client.read_deployment_by_name(f"screening/{DEPLOYMENT_NAME}").id
+            )
+    assert state is not None and state.is_completed(), state
+    assert deployment.work_pool_name == WORK_POOL
+    assert deployment.entrypoint == "areascreen.flow:screening"
+    published = json.loads(
+        (office / "reports" / "2018" / "eligible_municipalities.json").read_text()
+    )
+    assert [row["municipality_code"] for row in published] == ["0127", "0180", "1280"]
+    manifest = json.loads((office / "reports" / "2018" / "manifest.json").read_text())
+    assert manifest["input"]["path"] == str(
+        office.resolve() / "incoming" / "area_statistics_2018.parquet"
+    )
+    assert manifest["prefect_flow_run_id"] == str(flow_run.id)
+
+
+def documented_automation() -> str:
+    """The automation YAML of docs/scheduling.md, as a user copies it."""
+    text = (REPOSITORY_ROOT / "docs" / "scheduling.md").read_text(encoding="utf-8")
+    block = text.split("   ```yaml\n", 1)[1].split("   ```\n", 1)[0]
+    return "\n".join(line.removeprefix("   ") for line in block.splitlines()) + "\n"
+
+
+def test_the_documented_failure_notification_is_created_on_the_server(tmp_path: Path):
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    alerts = CustomWebhookNotificationBlock(
+        name="areascreen-alerts", url="http://127.0.0.1:9/hook", json_data={"text": "{{body}}"}
+    )
+    block_id = alerts.save("areascreen-alerts", overwrite=True)
+    automation = documented_automation().replace(
+        "00000000-0000-0000-0000-000000000000", str(block_id)
+    )
+    (tmp_path / "automation.yaml").write_text(automation, encoding="utf-8")
+    prefect_command("automation", "create", "--from-file", "automation.yaml", cwd=tmp_path)
+    with get_client(sync_client=True) as client:
+        (created,) = client.read_automations_by_name("areascreen yearly publication failed")
+    assert created.trigger.expect == {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}
+    (action,) = created.actions
+    assert action.type == "send-notification" and action.block_document_id == block_id
 
 
 def test_a_run_of_the_served_deployment_completes_through_the_server(tmp_path: Path):
