@@ -162,7 +162,8 @@ def timed_sql_steps(log: StepLog) -> Iterator[None]:
 
 
 def run_pipeline(path: Path, ruleset: Ruleset, progress: Path | None = None) -> ScreeningRun:
-    """The pipeline's screening stage: `read_input`, `screen_into`, `result_tables` (no gate)."""
+    """The screening stage: `read_input`, `screen_into`, `result_tables` without the long
+    per-criterion table (a publication cost, measured end to end); no gate."""
     from areascreen.db import connect
     from areascreen.screening import read_input, result_tables, screen_into
 
@@ -177,7 +178,7 @@ def run_pipeline(path: Path, ruleset: Ruleset, progress: Path | None = None) -> 
         watch.lap("screen")
         sql = sum(t for step, t in log.seconds.items() if step != "read")
         log.record("arrow_and_register", watch.laps["screen"] - sql)
-        tables = result_tables(con)
+        tables = result_tables(con, with_criteria=False)
         watch.lap("fetch_tables")
         log.record("fetch_tables", watch.laps["fetch_tables"])
     cpu = watch.cpu()

@@ -1,29 +1,64 @@
--- areas and area_indicators: the input, typed, in two tables.
--- Reads input_areas (one row per area: area_id, area_code, area_name, municipality_code, year,
--- population), indicator_counts (one row per area and indicator of the ruleset: area_id,
--- indicator_id, numerator, denominator; NULL = suppressed) and municipalities (the reference
--- list, for the county of each area).
+-- areas and area_indicators: the input, typed.
+-- Also copies the rules and references the steps join into tables of their own: indicators
+-- (from indicator_rows), criteria (criterion_rows), index_components (index_component_rows) and
+-- municipalities (municipality_list), so every connection to the database sees them.
+-- Reads input_areas (one row per area: area_id, municipality_id, area_code, area_name,
+-- municipality_code, year, population), indicator_counts (one row per area and indicator of the
+-- ruleset: area_id, indicator_id, municipality_id, population, numerator, denominator;
+-- NULL = suppressed), area_municipalities (municipality_id -> municipality_code) and
+-- municipalities (the reference list, for each municipality's county).
+-- area_counts holds the long counts once; area_indicators is a view over it.
 -- An indicator's counts are known when neither is suppressed and the denominator is above 0;
 -- its rate is then 100 * numerator / denominator.
+CREATE OR REPLACE TABLE indicators AS SELECT * FROM indicator_rows;
+
+CREATE OR REPLACE TABLE criteria AS SELECT * FROM criterion_rows;
+
+CREATE OR REPLACE TABLE index_components AS SELECT * FROM index_component_rows;
+
+CREATE OR REPLACE TABLE municipalities AS SELECT * FROM municipality_list;
+
+CREATE OR REPLACE TABLE municipality_keys AS
+SELECT
+    CAST(area_municipalities.municipality_id AS SMALLINT) AS municipality_id,
+    CAST(area_municipalities.municipality_code AS VARCHAR) AS municipality_code,
+    municipalities.county_code
+FROM area_municipalities
+LEFT JOIN municipalities
+    ON municipalities.municipality_code = area_municipalities.municipality_code;
+
 CREATE OR REPLACE TABLE areas AS
 SELECT
     CAST(input_areas.area_id AS INTEGER) AS area_id,
+    CAST(input_areas.municipality_id AS SMALLINT) AS municipality_id,
     CAST(input_areas.area_code AS VARCHAR) AS area_code,
     CAST(input_areas.area_name AS VARCHAR) AS area_name,
     CAST(input_areas.municipality_code AS VARCHAR) AS municipality_code,
-    municipalities.county_code,
+    municipality_keys.county_code,
     CAST(input_areas.year AS INTEGER) AS year,
     CAST(input_areas.population AS BIGINT) AS population
 FROM input_areas
-LEFT JOIN municipalities ON municipalities.municipality_code = input_areas.municipality_code;
+LEFT JOIN municipality_keys ON municipality_keys.municipality_id = input_areas.municipality_id;
 
-CREATE OR REPLACE TABLE area_indicators AS
+CREATE OR REPLACE TABLE area_counts AS
 SELECT
     CAST(area_id AS INTEGER) AS area_id,
     CAST(indicator_id AS SMALLINT) AS indicator_id,
+    CAST(municipality_id AS SMALLINT) AS municipality_id,
+    CAST(population AS BIGINT) AS population,
     CAST(numerator AS BIGINT) AS numerator,
-    CAST(denominator AS BIGINT) AS denominator,
+    CAST(denominator AS BIGINT) AS denominator
+FROM indicator_counts;
+
+CREATE OR REPLACE VIEW area_indicators AS
+SELECT
+    area_id,
+    indicator_id,
+    municipality_id,
+    population,
+    numerator,
+    denominator,
     coalesce(numerator IS NOT NULL AND denominator > 0, FALSE) AS known,
     CASE WHEN numerator IS NOT NULL AND denominator > 0
         THEN 100.0 * numerator / denominator END AS rate
-FROM indicator_counts;
+FROM area_counts;

@@ -1,138 +1,101 @@
--- area_criteria: one row per area and criterion: the counts, the rate, the threshold the area is
--- compared with, whether it crosses it, and by how much (in percentage points and in persons).
--- Parameters: $minimum_population (areas with fewer residents are not screened, so they are not
--- ranked) and $borderline_persons (a crossing that as many persons or fewer could flip is
--- borderline).
--- Reads criteria (one row per criterion: kind, direction, the threshold's number as DOUBLE and
--- as the exact fraction value_num / value_den), area_indicators, areas, national_averages and
--- county_averages.
+-- area_criteria: a view with one row per area and criterion: the counts, the rate, the threshold
+-- the area is compared with, whether it crosses it, and by how much (in percentage points and in
+-- persons). It is computed when read, never stored: 40_area_results aggregates it in one pass,
+-- and the publication reads it once more.
+-- A crossing that criteria.borderline_persons persons or fewer could flip is borderline.
+-- Reads criteria, area_indicators, criterion_thresholds and criterion_ranks.
 --
--- A threshold is crossed only strictly beyond it. Fixed-number thresholds (absolute, ratio and
--- difference kinds) are compared exactly on counts: the threshold is a number of persons
--- T = t_num / t_den of the area's denominator, and the area crosses "above" when
--- numerator * t_den > t_num, in 128-bit integers. Statistical thresholds (standard deviations)
--- compare the rate with mean +/- k * sd in floating point. Rank thresholds take the screened
--- areas worst first (ties by area code) until the share of areas or of population is reached.
--- Unknown counts (suppressed, or a denominator of 0) cross nothing: crossed is NULL.
-CREATE OR REPLACE TABLE area_criteria AS
+-- A threshold is crossed only strictly beyond it (see 15_criterion_thresholds for the exact
+-- comparison on counts). Unknown counts (suppressed, or a denominator of 0) cross nothing:
+-- crossed is NULL. The margin in persons is how many numerator persons would have to change
+-- status (the denominator unchanged) for the crossing to flip, from the threshold count
+-- T = b * d / a: above, n - floor(T) when crossed and floor(T) + 1 - n when not; below,
+-- ceil(T) - n when crossed and n - ceil(T) + 1 when not. For standard-deviation thresholds T is
+-- threshold_rate * d / 100 in floating point, and ceil(T) is taken as floor(T) + 1.
+CREATE OR REPLACE VIEW area_criteria AS
 WITH joined AS (
     SELECT
         area_indicators.area_id,
-        areas.area_code,
-        areas.population,
         criteria.criterion_id,
         criteria.criterion,
         criteria.indicator_id,
         criteria.kind,
         criteria.direction,
         criteria.required,
-        CASE WHEN criteria.direction = 'above' THEN 1 ELSE -1 END AS worse,
-        criteria.value,
-        criteria.value_num,
-        criteria.value_den,
+        criteria.borderline_persons,
         area_indicators.numerator,
         area_indicators.denominator,
         area_indicators.known,
         area_indicators.rate,
-        national_averages.national_average,
-        CASE WHEN criteria.kind LIKE 'county_%' THEN county_averages.numerator_total
-            ELSE national_averages.numerator_total END AS reference_num,
-        CASE WHEN criteria.kind LIKE 'county_%' THEN county_averages.denominator_total
-            ELSE national_averages.denominator_total END AS reference_den,
-        CASE WHEN criteria.weighted THEN national_averages.weighted_mean_rate
-            ELSE national_averages.mean_rate END AS mean_rate,
-        CASE WHEN criteria.weighted THEN national_averages.weighted_sd_rate
-            ELSE national_averages.sd_rate END AS sd_rate
+        thresholds.a,
+        thresholds.b,
+        thresholds.a64,
+        thresholds.b64,
+        thresholds.threshold_rate,
+        thresholds.reference_average,
+        thresholds.national_average,
+        ranks.rank_position,
+        ranks.taken
     FROM criteria
     INNER JOIN area_indicators ON area_indicators.indicator_id = criteria.indicator_id
-    INNER JOIN areas ON areas.area_id = area_indicators.area_id
-    INNER JOIN national_averages ON national_averages.indicator_id = criteria.indicator_id
-    LEFT JOIN county_averages
-        ON county_averages.indicator_id = criteria.indicator_id
-        AND county_averages.county_code = areas.county_code
+    INNER JOIN criterion_thresholds AS thresholds
+        ON thresholds.criterion_id = criteria.criterion_id
+        AND thresholds.municipality_id = area_indicators.municipality_id
+    LEFT JOIN criterion_ranks AS ranks
+        ON ranks.area_id = area_indicators.area_id
+        AND ranks.criterion_id = criteria.criterion_id
 ),
-thresholds AS (
+-- The threshold count T = b d / a: an estimate in floating point, then corrected by one where
+-- the exact products say so, so floor(T) is exact without integer division. Products are
+-- taken in 64-bit integers where a64/b64 are given, in 128-bit integers otherwise.
+estimated AS (
     SELECT
         *,
         CASE
-            WHEN kind = 'absolute' THEN value_num * denominator
-            WHEN kind LIKE '%_ratio' THEN value_num * reference_num * denominator
-            WHEN kind LIKE '%_difference'
-                THEN denominator * (100 * value_den * reference_num + worse * value_num * reference_den)
-        END AS t_num,
-        CASE
-            WHEN kind = 'absolute' THEN 100 * value_den
-            WHEN kind LIKE '%_ratio' THEN nullif(value_den * reference_den, 0)
-            WHEN kind LIKE '%_difference' THEN nullif(100 * value_den * reference_den, 0)
-        END AS t_den,
-        CASE
-            WHEN kind = 'absolute' THEN value
-            WHEN kind LIKE '%_ratio' THEN value * 100.0 * reference_num / nullif(reference_den, 0)
-            WHEN kind LIKE '%_difference'
-                THEN 100.0 * reference_num / nullif(reference_den, 0) + worse * value
-            WHEN kind = 'standard_deviations' THEN mean_rate + worse * value * sd_rate
-        END AS threshold_rate,
-        CASE WHEN kind LIKE 'county_%' THEN 100.0 * reference_num / nullif(reference_den, 0)
-            ELSE national_average END AS reference_average
+            WHEN NOT known THEN NULL
+            WHEN a IS NOT NULL THEN CAST(
+                floor(CAST(b AS DOUBLE) * denominator / CAST(a AS DOUBLE)) AS BIGINT)
+            WHEN kind = 'standard_deviations'
+                THEN CAST(floor(threshold_rate * denominator / 100) AS BIGINT)
+        END AS estimate
     FROM joined
-),
-ranked AS (
-    SELECT
-        area_id,
-        criterion_id,
-        kind,
-        value_num,
-        value_den,
-        row_number() OVER worst_first AS position,
-        sum(population) OVER worst_first AS population_so_far,
-        count(*) OVER (PARTITION BY criterion_id) AS areas_ranked,
-        sum(population) OVER (PARTITION BY criterion_id) AS population_ranked
-    FROM joined
-    WHERE kind LIKE 'rank_%' AND known AND population >= $minimum_population
-    WINDOW worst_first AS (
-        PARTITION BY criterion_id ORDER BY worse * rate DESC, area_code
-        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-    )
 ),
 judged AS (
     SELECT
-        thresholds.*,
-        ranked.position AS rank_position,
+        *,
         CASE
-            WHEN NOT thresholds.known THEN NULL
-            WHEN thresholds.kind LIKE 'rank_%' THEN
-                CASE
-                    WHEN ranked.position IS NULL THEN NULL
-                    WHEN thresholds.kind = 'rank_share_of_areas'
-                        THEN ranked.position * 100 * ranked.value_den
-                            <= ranked.value_num * ranked.areas_ranked
-                    ELSE ranked.population_so_far * 100 * ranked.value_den
-                        <= ranked.value_num * ranked.population_ranked
-                END
-            WHEN thresholds.kind = 'standard_deviations' THEN
-                CASE WHEN thresholds.direction = 'above'
-                    THEN thresholds.rate > thresholds.threshold_rate
-                    ELSE thresholds.rate < thresholds.threshold_rate END
-            WHEN thresholds.t_den IS NULL THEN NULL
-            WHEN thresholds.direction = 'above'
-                THEN thresholds.numerator * thresholds.t_den > thresholds.t_num
-            ELSE thresholds.numerator * thresholds.t_den < thresholds.t_num
+            WHEN NOT known THEN NULL
+            WHEN kind LIKE 'rank_%' THEN taken
+            WHEN kind = 'standard_deviations' THEN
+                CASE WHEN direction = 'above' THEN rate > threshold_rate
+                    ELSE rate < threshold_rate END
+            WHEN a IS NULL THEN NULL
+            WHEN a64 IS NOT NULL AND direction = 'above' THEN numerator * a64 > b64 * denominator
+            WHEN a64 IS NOT NULL THEN numerator * a64 < b64 * denominator
+            WHEN direction = 'above' THEN numerator * a > b * denominator
+            ELSE numerator * a < b * denominator
         END AS crossed,
         CASE
-            WHEN thresholds.t_den IS NOT NULL
-                THEN floor_div(thresholds.t_num, thresholds.t_den)
-            WHEN thresholds.kind = 'standard_deviations'
-                THEN CAST(floor(thresholds.threshold_rate * thresholds.denominator / 100) AS HUGEINT)
-        END AS threshold_floor,
+            WHEN a IS NULL THEN estimate
+            WHEN a64 IS NOT NULL THEN estimate
+                - CASE WHEN estimate * a64 > b64 * denominator THEN 1 ELSE 0 END
+                + CASE WHEN (estimate + 1) * a64 <= b64 * denominator THEN 1 ELSE 0 END
+            ELSE estimate
+                - CASE WHEN estimate * a > b * denominator THEN 1 ELSE 0 END
+                + CASE WHEN (estimate + 1) * a <= b * denominator THEN 1 ELSE 0 END
+        END AS threshold_floor
+    FROM estimated
+),
+-- T is a whole number when floor(T) * a = b d; otherwise ceil(T) = floor(T) + 1.
+whole AS (
+    SELECT
+        *,
         CASE
-            WHEN thresholds.t_den IS NOT NULL
-                THEN ceil_div(thresholds.t_num, thresholds.t_den)
-            WHEN thresholds.kind = 'standard_deviations'
-                THEN CAST(ceil(thresholds.threshold_rate * thresholds.denominator / 100) AS HUGEINT)
-        END AS threshold_ceiling
-    FROM thresholds
-    LEFT JOIN ranked
-        ON ranked.area_id = thresholds.area_id AND ranked.criterion_id = thresholds.criterion_id
+            WHEN a IS NULL THEN FALSE
+            WHEN a64 IS NOT NULL THEN threshold_floor * a64 = b64 * denominator
+            ELSE threshold_floor * a = b * denominator
+        END AS threshold_whole
+    FROM judged
 ),
 margins AS (
     SELECT
@@ -141,10 +104,12 @@ margins AS (
             WHEN crossed IS NULL OR threshold_floor IS NULL THEN NULL
             WHEN direction = 'above' AND crossed THEN numerator - threshold_floor
             WHEN direction = 'above' THEN threshold_floor + 1 - numerator
-            WHEN crossed THEN threshold_ceiling - numerator
-            ELSE numerator - threshold_ceiling + 1
+            -- below: ceil(T) is floor(T) unless T is no whole number
+            WHEN crossed THEN threshold_floor + CASE WHEN threshold_whole THEN 0 ELSE 1 END
+                - numerator
+            ELSE numerator - threshold_floor - CASE WHEN threshold_whole THEN 0 ELSE 1 END + 1
         END AS BIGINT) AS margin_persons
-    FROM judged
+    FROM whole
 )
 SELECT
     area_id,
@@ -165,5 +130,5 @@ SELECT
     margin_persons,
     rank_position,
     crossed,
-    coalesce(margin_persons <= $borderline_persons, FALSE) AS borderline
+    coalesce(margin_persons <= borderline_persons, FALSE) AS borderline
 FROM margins;

@@ -4,56 +4,72 @@
 -- Parameters: $method ('criteria' or 'index'), $criteria_required (how many of the criteria
 -- that are not required an area must cross; required criteria must all be crossed),
 -- $selected_classes (index classes that are selected), $minimum_population.
--- Reads areas, area_criteria and area_index.
+-- Reads criteria, areas, area_criteria and area_index. One pass over area_criteria gathers, per
+-- area, bit masks with bit (criterion_id - 1) set for the criteria crossed, unknown, not crossed
+-- and borderline (a ruleset has at most 30 criteria); every count is a bit count of them.
 -- An unknown (suppressed) criterion counts as not crossed; when it alone could have made the
 -- difference, the area is 'undetermined_suppressed' rather than not selected.
 CREATE OR REPLACE TABLE area_results AS
-WITH counted AS (
+WITH rules AS (
+    SELECT
+        count(*) AS criteria_used,
+        coalesce(bit_or(CAST(1 AS BIGINT) << (criterion_id - 1)) FILTER (WHERE required), 0)
+            AS required_mask,
+        coalesce(list(criterion ORDER BY criterion_id), []) AS names
+    FROM criteria
+),
+-- One aggregate per area: each criterion's bit, shifted by 30 per state (crossed, unknown, not
+-- crossed) plus 90 when borderline, or-ed into one 128-bit value (at most 30 criteria).
+flags AS (
     SELECT
         area_id,
-        count(*) AS criteria_used,
-        count(crossed) AS criteria_evaluated,
-        count(*) FILTER (WHERE crossed AND NOT required) AS optional_crossed,
-        count(*) FILTER (WHERE crossed IS NULL AND NOT required) AS optional_unknown,
-        count(*) FILTER (WHERE crossed AND required) AS required_crossed,
-        count(*) FILTER (WHERE crossed IS NULL AND required) AS required_unknown,
-        count(*) FILTER (WHERE NOT crossed AND required) AS required_failed,
-        count(*) FILTER (WHERE borderline AND crossed AND required) AS borderline_required_crossed,
-        count(*) FILTER (WHERE borderline AND NOT crossed AND required)
-            AS borderline_required_failed,
-        count(*) FILTER (WHERE borderline AND crossed AND NOT required)
-            AS borderline_optional_crossed,
-        count(*) FILTER (WHERE borderline AND NOT crossed AND NOT required)
-            AS borderline_optional_failed,
-        min(margin_persons) AS smallest_margin_persons,
-        string_agg(criterion, ', ' ORDER BY criterion_id) FILTER (WHERE crossed)
-            AS crossed_criteria
+        bit_or(
+            (CAST(1 AS HUGEINT) << (criterion_id - 1 + CASE
+                WHEN crossed THEN 0 WHEN crossed IS NULL THEN 30 ELSE 60 END))
+            | CASE WHEN borderline THEN CAST(1 AS HUGEINT) << (criterion_id - 1 + 90)
+                ELSE CAST(0 AS HUGEINT) END
+        ) AS packed,
+        min(margin_persons) AS smallest_margin_persons
     FROM area_criteria
     GROUP BY area_id
 ),
-joined AS (
+masks AS (
     SELECT
         areas.*,
-        coalesce(counted.criteria_used, 0) AS criteria_used,
-        coalesce(counted.criteria_evaluated, 0) AS criteria_evaluated,
-        coalesce(counted.optional_crossed, 0) + coalesce(counted.required_crossed, 0)
-            AS criteria_crossed,
-        coalesce(counted.optional_crossed, 0) AS optional_crossed,
-        coalesce(counted.optional_unknown, 0) AS optional_unknown,
-        coalesce(counted.required_unknown, 0) AS required_unknown,
-        coalesce(counted.required_failed, 0) AS required_failed,
-        coalesce(counted.borderline_required_crossed, 0) AS borderline_required_crossed,
-        coalesce(counted.borderline_required_failed, 0) AS borderline_required_failed,
-        coalesce(counted.borderline_optional_crossed, 0) AS borderline_optional_crossed,
-        coalesce(counted.borderline_optional_failed, 0) AS borderline_optional_failed,
-        counted.smallest_margin_persons,
-        coalesce(counted.crossed_criteria, '') AS crossed_criteria,
+        CAST(coalesce(flags.packed, 0) & 1073741823 AS BIGINT) AS crossed_mask,
+        CAST((coalesce(flags.packed, 0) >> 30) & 1073741823 AS BIGINT) AS unknown_mask,
+        CAST((coalesce(flags.packed, 0) >> 60) & 1073741823 AS BIGINT) AS failed_mask,
+        CAST((coalesce(flags.packed, 0) >> 90) & 1073741823 AS BIGINT) AS borderline_mask,
+        flags.smallest_margin_persons,
+        rules.criteria_used,
+        rules.required_mask,
+        rules.names,
         area_index.index_value,
         area_index.index_score,
         area_index.index_class
     FROM areas
-    LEFT JOIN counted ON counted.area_id = areas.area_id
+    CROSS JOIN rules
+    LEFT JOIN flags ON flags.area_id = areas.area_id
     LEFT JOIN area_index ON area_index.area_id = areas.area_id
+),
+joined AS (
+    SELECT
+        *,
+        criteria_used - bit_count(unknown_mask) AS criteria_evaluated,
+        bit_count(crossed_mask) AS criteria_crossed,
+        bit_count(crossed_mask & ~required_mask) AS optional_crossed,
+        bit_count(unknown_mask & ~required_mask) AS optional_unknown,
+        bit_count(unknown_mask & required_mask) AS required_unknown,
+        bit_count(failed_mask & required_mask) AS required_failed,
+        bit_count(borderline_mask & crossed_mask & required_mask) AS borderline_required_crossed,
+        bit_count(borderline_mask & failed_mask & required_mask) AS borderline_required_failed,
+        bit_count(borderline_mask & crossed_mask & ~required_mask)
+            AS borderline_optional_crossed,
+        bit_count(borderline_mask & failed_mask & ~required_mask) AS borderline_optional_failed,
+        array_to_string(
+            list_filter(names, lambda name, i: (crossed_mask >> (i - 1)) & 1 = 1), ', '
+        ) AS crossed_criteria
+    FROM masks
 ),
 classified AS (
     SELECT
@@ -76,17 +92,19 @@ classified AS (
 )
 SELECT
     area_id,
+    municipality_id,
     area_code,
     area_name,
     municipality_code,
     county_code,
     year,
     population,
-    criteria_used,
-    criteria_evaluated,
-    criteria_crossed,
-    criteria_used - criteria_evaluated AS criteria_suppressed,
+    CAST(criteria_used AS BIGINT) AS criteria_used,
+    CAST(criteria_evaluated AS BIGINT) AS criteria_evaluated,
+    CAST(criteria_crossed AS BIGINT) AS criteria_crossed,
+    CAST(criteria_used - criteria_evaluated AS BIGINT) AS criteria_suppressed,
     crossed_criteria,
+    crossed_mask,
     index_value,
     index_score,
     index_class,

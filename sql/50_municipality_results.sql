@@ -10,7 +10,7 @@
 --   $spread_sd: the population-weighted standard deviation of the index among the municipality's
 --     screened areas is at least this many standard deviations above its mean over the
 --     municipalities (NULL when not used).
--- Parameters: those above and $minimum_population. Reads area_results, area_criteria and
+-- Parameters: those above and $minimum_population. Reads area_results, criteria and
 -- municipalities (the reference list).
 CREATE OR REPLACE TABLE municipality_results AS
 WITH totals AS (
@@ -27,21 +27,22 @@ WITH totals AS (
 ),
 criteria_counts AS (
     SELECT
-        municipality_code,
-        string_agg(criterion || ': ' || selected_areas, ', ' ORDER BY criterion_id)
-            AS criteria_in_selected_areas
+        area_results.municipality_code,
+        string_agg(criteria.criterion || ': ' || count_selected, ', '
+            ORDER BY criteria.criterion_id) AS criteria_in_selected_areas
     FROM (
         SELECT
             area_results.municipality_code,
-            area_criteria.criterion_id,
-            area_criteria.criterion,
-            count(*) AS selected_areas
-        FROM area_criteria
-        INNER JOIN area_results ON area_results.area_id = area_criteria.area_id
-        WHERE area_results.selected AND area_criteria.crossed
+            criteria.criterion_id,
+            count(*) AS count_selected
+        FROM area_results
+        INNER JOIN criteria
+            ON (area_results.crossed_mask >> (criteria.criterion_id - 1)) & 1 = 1
+        WHERE area_results.selected
         GROUP BY ALL
-    )
-    GROUP BY municipality_code
+    ) AS area_results
+    INNER JOIN criteria ON criteria.criterion_id = area_results.criterion_id
+    GROUP BY area_results.municipality_code
 ),
 index_moments AS (
     SELECT

@@ -1,7 +1,7 @@
 -- The published forms of the per-area tables, in area code order: area_results without the
 -- internal area_id, and area_criteria with the codes and indicator of each row.
 CREATE OR REPLACE VIEW published_area_results AS
-SELECT * EXCLUDE (area_id)
+SELECT * EXCLUDE (area_id, municipality_id, crossed_mask)
 FROM area_results
 ORDER BY area_code;
 

@@ -139,10 +139,11 @@ def test_sql_indicator_mapping_matches_the_catalogue():
 
 
 def test_run_step_binds_exactly_the_parameters_a_step_names():
-    assert db.step_parameters("20_area_criteria") == {"minimum_population", "borderline_persons"}
+    assert db.step_parameters("18_criterion_ranks") == {"minimum_population"}
+    assert db.step_parameters("20_area_criteria") == set()  # a view: its rules are rows
     assert db.step_parameters("05_macros") == set()
     with pytest.raises(ValueError, match="expects parameters"):
-        db.run_step(db.connect(), "20_area_criteria", minimum_population=1)
+        db.run_step(db.connect(), "18_criterion_ranks", minimum_population=1, extra=2)
 
 
 CREATES = re.compile(r"\s*CREATE OR REPLACE (TABLE|VIEW|MACRO) (\w+)")

@@ -11,6 +11,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from areascreen.db import run_step
 from areascreen.paths import MUNICIPALITIES_CSV
@@ -59,6 +60,9 @@ def criteria_table(ruleset: Ruleset) -> pa.Table:
             "value_den": pa.array([c.threshold.exact.denominator for c in criteria], pa.int64()),
             "weighted": pa.array([c.threshold.weighted for c in criteria], pa.bool_()),
             "required": pa.array([c.required for c in criteria], pa.bool_()),
+            "borderline_persons": pa.array(
+                [ruleset.selection.borderline_persons] * len(criteria), pa.int64()
+            ),
         }
     )
 
@@ -82,36 +86,61 @@ def _as_arrow(frame: pd.DataFrame | pa.Table) -> pa.Table:
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
-def long_counts(table: pa.Table, ruleset: Ruleset, area_ids: pa.Array | None = None) -> pa.Table:
-    """One row per area and indicator: (area_id, indicator_id, numerator, denominator)."""
+LONG_SCHEMA = pa.schema(
+    [
+        ("area_id", pa.int32()),
+        ("indicator_id", pa.int16()),
+        ("municipality_id", pa.int16()),
+        ("population", pa.int64()),
+        ("numerator", pa.int64()),
+        ("denominator", pa.int64()),
+    ]
+)
+
+
+def long_counts(
+    table: pa.Table, ruleset: Ruleset, area_ids: pa.Array, municipality_ids: pa.Array
+) -> pa.Table:
+    """One row per area and indicator, the counts referenced, not copied, from the input."""
     rows = table.num_rows
-    if area_ids is None:
-        area_ids = pa.array(np.arange(rows, dtype=np.int32))
-    pieces = []
-    for indicator_id, indicator in enumerate(ruleset.indicators, start=1):
-        pieces.append(
-            pa.table(
-                {
-                    "area_id": area_ids,
-                    "indicator_id": pa.array(np.full(rows, indicator_id, dtype=np.int16)),
-                    "numerator": table.column(indicator.numerator).cast(pa.int64()),
-                    "denominator": table.column(indicator.denominator).cast(pa.int64()),
-                }
-            )
+    population = table.column(ruleset.population_column).cast(pa.int64())
+    pieces = [
+        pa.table(
+            {
+                "area_id": area_ids,
+                "indicator_id": pa.array(np.full(rows, indicator_id, dtype=np.int16)),
+                "municipality_id": municipality_ids,
+                "population": population,
+                "numerator": table.column(indicator.numerator).cast(pa.int64()),
+                "denominator": table.column(indicator.denominator).cast(pa.int64()),
+            },
+            schema=LONG_SCHEMA,
         )
-    schema = pa.schema(
-        [("area_id", pa.int32()), ("indicator_id", pa.int16()),
-         ("numerator", pa.int64()), ("denominator", pa.int64())]
-    )  # fmt: skip
-    if not pieces:
-        return schema.empty_table()
-    return pa.concat_tables([p.cast(schema) for p in pieces])
+        for indicator_id, indicator in enumerate(ruleset.indicators, start=1)
+    ]
+    return pa.concat_tables(pieces) if pieces else LONG_SCHEMA.empty_table()
+
+
+def municipality_keys(codes: pa.ChunkedArray) -> tuple[pa.Array, pa.Table]:
+    """A small integer per municipality code (for joins), and the table of the codes."""
+    encoded = pc.dictionary_encode(codes.combine_chunks()) if codes.num_chunks else None
+    if encoded is None or len(encoded) == 0:
+        empty = pa.table({"municipality_id": pa.array([], pa.int16()), "municipality_code": []})
+        return pa.array([], pa.int16()), empty
+    ids = encoded.indices.cast(pa.int16())
+    keys = pa.table(
+        {
+            "municipality_id": pa.array(range(len(encoded.dictionary)), pa.int16()),
+            "municipality_code": encoded.dictionary.cast(pa.string()),
+        }
+    )
+    return ids, keys
 
 
 def register_municipalities(con: duckdb.DuckDBPyConnection) -> None:
-    """Make the reference list of municipalities available as `municipalities`."""
+    """Make the reference list of municipalities available to step 00 as `municipality_list`."""
     relation = con.read_csv(str(MUNICIPALITIES_CSV), header=True, all_varchar=True)
-    con.register("municipalities", relation)
+    con.register("municipality_list", relation)
 
 
 def load_areas(
@@ -120,12 +149,14 @@ def load_areas(
     ruleset: Ruleset,
     national_only: pd.DataFrame | pa.Table | None = None,
 ) -> None:
-    """Put the validated input into the database as `areas` and `area_indicators`."""
+    """Put the validated input into the database as `areas` and the view `area_indicators`."""
     table = _as_arrow(frame)
     area_ids = pa.array(np.arange(table.num_rows, dtype=np.int32))
+    municipality_ids, keys = municipality_keys(table.column("municipality_code"))
     areas = pa.table(
         {
             "area_id": area_ids,
+            "municipality_id": municipality_ids,
             "area_code": table.column("area_code"),
             "area_name": table.column("area_name"),
             "municipality_code": table.column("municipality_code"),
@@ -133,35 +164,42 @@ def load_areas(
             "population": table.column(ruleset.population_column),
         }
     )
-    extra = _as_arrow(national_only) if national_only is not None else None
-    extra_counts = (
-        long_counts(extra, ruleset)
-        if extra is not None
-        else long_counts(table.slice(0, 0), ruleset)
+    extra = _as_arrow(national_only) if national_only is not None else table.slice(0, 0)
+    extra_counts = long_counts(
+        extra,
+        ruleset,
+        pa.array(np.arange(extra.num_rows, dtype=np.int32)),
+        pa.array(np.full(extra.num_rows, -1, dtype=np.int16)),
     )
     register_municipalities(con)
     con.register("input_areas", areas)
-    con.register("indicator_counts", long_counts(table, ruleset, area_ids))
+    con.register("area_municipalities", keys)
+    con.register("indicator_counts", long_counts(table, ruleset, area_ids, municipality_ids))
     con.register("national_only_counts", extra_counts)
-    con.register("indicators", indicators_table(ruleset))
+    con.register("indicator_rows", indicators_table(ruleset))
+    con.register("criterion_rows", criteria_table(ruleset))
+    con.register("index_component_rows", index_components_table(ruleset))
     run_step(con, "00_areas")
-    con.unregister("input_areas")
-    con.unregister("indicator_counts")
+    for name in (
+        "input_areas",
+        "indicator_counts",
+        "area_municipalities",
+        "indicator_rows",
+        "criterion_rows",
+        "index_component_rows",
+        "municipality_list",
+    ):
+        con.unregister(name)
 
 
 def flag_areas(con: duckdb.DuckDBPyConnection, ruleset: Ruleset) -> None:
     """National and county averages, every area's criteria, its index, and its selection."""
     selection = ruleset.selection
-    con.register("criteria", criteria_table(ruleset))
-    con.register("index_components", index_components_table(ruleset))
     run_step(con, "05_macros")
     run_step(con, "10_national_averages", minimum_population=selection.minimum_population)
-    run_step(
-        con,
-        "20_area_criteria",
-        minimum_population=selection.minimum_population,
-        borderline_persons=selection.borderline_persons,
-    )
+    run_step(con, "15_criterion_thresholds")
+    run_step(con, "18_criterion_ranks", minimum_population=selection.minimum_population)
+    run_step(con, "20_area_criteria")
     index = ruleset.index
     run_step(
         con,

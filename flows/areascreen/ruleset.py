@@ -31,6 +31,8 @@ IDENTIFIER_COLUMNS = ("area_code", "area_name", "municipality_code")
 # A fixed-number threshold is compared exactly on counts as a fraction p/q; q is limited so the
 # integer products stay far inside DuckDB's 128-bit range for counts up to the input gate's limit.
 MAX_THRESHOLD_DECIMALS = 9
+# The area results keep each area's criteria as bits of one 128-bit value (four states of 30).
+MAX_CRITERIA = 30
 INDICATORS_TOML = paths.DATA_DIR / "indicators.toml"
 
 # Threshold kinds: the key holding the number, and what the number means.
@@ -499,6 +501,10 @@ def _threshold_problem(kind: str, number: float) -> str | None:
 def _criteria(
     items: list[Any], indicators: Mapping[str, Indicator], source: Path
 ) -> tuple[Criterion, ...]:
+    if len(items) > MAX_CRITERIA:
+        raise RulesetError(
+            f"{source}: criteria lists {len(items)} criteria; at most {MAX_CRITERIA} are screened"
+        )
     criteria = []
     for position, item in enumerate(items, start=1):
         where = f"criteria[{position}]."

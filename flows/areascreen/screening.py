@@ -143,9 +143,16 @@ def screen_into(con: duckdb.DuckDBPyConnection, data: ScreeningInput, ruleset: R
     roll_up(con, ruleset)
 
 
-def result_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
-    """The screening's result tables, in their published form."""
-    return {name: fetch_table(con, source) for name, source in RESULT_SOURCES.items()}
+def result_tables(
+    con: duckdb.DuckDBPyConnection, *, with_criteria: bool = True
+) -> dict[str, pa.Table]:
+    """The screening's result tables, in their published form. The long table of every area
+    and criterion (`area_criteria`, computed when read) is left out without `with_criteria`."""
+    return {
+        name: fetch_table(con, source)
+        for name, source in RESULT_SOURCES.items()
+        if with_criteria or name != "area_criteria"
+    }
 
 
 def as_ruleset(ruleset: Ruleset | Mapping[str, Any] | Path | str) -> Ruleset:

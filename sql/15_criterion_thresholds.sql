@@ -1,0 +1,71 @@
+-- criterion_thresholds: where each criterion's threshold lies for the areas of each
+-- municipality, as the exact fraction of a rate an area's counts are compared with.
+-- An area with counts n / d crosses an "above" criterion when n * a > b * d, a "below" one when
+-- n * a < b * d, in 128-bit integers (a and b are whole numbers; a > 0):
+--   absolute value p/q per cent:          a = 100 q,      b = p
+--   national_ratio p/q (N / D national):   a = q D,        b = p N
+--   national_difference p/q pp:            a = 100 q D,    b = 100 q N + s p D
+--   county_ratio, county_difference:       the same with the county's totals
+-- where s is +1 for "above" and -1 for "below" (the distance lies on the worse side).
+-- Statistical thresholds (standard deviations) have only threshold_rate, the mean of the area
+-- rates + s * value * sd, compared in floating point; rank thresholds are decided in
+-- 18_criterion_ranks.
+-- Reads criteria, national_averages, county_averages and municipality_keys.
+CREATE OR REPLACE TABLE criterion_thresholds AS
+WITH referenced AS (
+    SELECT
+        criteria.criterion_id,
+        municipality_keys.municipality_id,
+        criteria.kind,
+        criteria.value,
+        CAST(criteria.value_num AS HUGEINT) AS p,
+        CAST(criteria.value_den AS HUGEINT) AS q,
+        CASE WHEN criteria.direction = 'above' THEN 1 ELSE -1 END AS worse,
+        national_averages.national_average,
+        CASE WHEN criteria.kind LIKE 'county_%' THEN county_averages.numerator_total
+            ELSE national_averages.numerator_total END AS reference_num,
+        CASE WHEN criteria.kind LIKE 'county_%' THEN county_averages.denominator_total
+            ELSE national_averages.denominator_total END AS reference_den,
+        CASE WHEN criteria.weighted THEN national_averages.weighted_mean_rate
+            ELSE national_averages.mean_rate END AS mean_rate,
+        CASE WHEN criteria.weighted THEN national_averages.weighted_sd_rate
+            ELSE national_averages.sd_rate END AS sd_rate
+    FROM criteria
+    CROSS JOIN municipality_keys
+    INNER JOIN national_averages ON national_averages.indicator_id = criteria.indicator_id
+    LEFT JOIN county_averages
+        ON county_averages.indicator_id = criteria.indicator_id
+        AND county_averages.county_code = municipality_keys.county_code
+),
+fractions AS (
+    SELECT
+        *,
+        CASE
+            WHEN kind = 'absolute' THEN 100 * q
+            WHEN kind LIKE '%_ratio' THEN nullif(q * reference_den, 0)
+            WHEN kind LIKE '%_difference' THEN nullif(100 * q * reference_den, 0)
+        END AS a,
+        CASE
+            WHEN kind = 'absolute' THEN p
+            WHEN kind LIKE '%_ratio' THEN p * reference_num
+            WHEN kind LIKE '%_difference' THEN 100 * q * reference_num + worse * p * reference_den
+        END AS b
+    FROM referenced
+)
+SELECT
+    criterion_id,
+    municipality_id,
+    a,
+    CASE WHEN a IS NOT NULL THEN b END AS b,
+    -- The same fraction in 64-bit integers when it is small enough that its products with counts
+    -- (at most 1,000,000,000, the input gate's limit) stay within 64 bits: the fast path.
+    CASE WHEN a <= 2147483647 AND abs(b) <= 2147483647 THEN CAST(a AS BIGINT) END AS a64,
+    CASE WHEN a <= 2147483647 AND abs(b) <= 2147483647 THEN CAST(b AS BIGINT) END AS b64,
+    CASE
+        WHEN kind = 'standard_deviations' THEN mean_rate + worse * value * sd_rate
+        WHEN a IS NOT NULL THEN 100.0 * b / a
+    END AS threshold_rate,
+    CASE WHEN kind LIKE 'county_%' THEN 100.0 * reference_num / nullif(reference_den, 0)
+        ELSE national_average END AS reference_average,
+    national_average
+FROM fractions;
