@@ -48,17 +48,24 @@ WITH joined AS (
 -- The threshold count T = b d / a: an estimate in floating point, then corrected by one where
 -- the exact products say so, so floor(T) is exact without integer division. Products are
 -- taken in 64-bit integers where a64/b64 are given, in 128-bit integers otherwise.
-estimated AS (
+approximated AS (
     SELECT
         *,
         CASE
             WHEN NOT known THEN NULL
-            WHEN a IS NOT NULL THEN CAST(
-                floor(CAST(b AS DOUBLE) * denominator / CAST(a AS DOUBLE)) AS BIGINT)
-            WHEN kind = 'standard_deviations'
-                THEN CAST(floor(threshold_rate * denominator / 100) AS BIGINT)
-        END AS estimate
+            WHEN a IS NOT NULL THEN CAST(b AS DOUBLE) * denominator / CAST(a AS DOUBLE)
+            WHEN kind = 'standard_deviations' THEN threshold_rate * denominator / 100
+        END AS approximate
     FROM joined
+),
+-- Counts are at most 1e9, so the floating-point T is off by far less than 1e-6: when it lies
+-- further than that from a whole number, its floor is exact and T is no whole number.
+estimated AS (
+    SELECT
+        *,
+        CAST(floor(approximate) AS BIGINT) AS estimate,
+        a IS NULL OR approximate - floor(approximate) BETWEEN 1e-6 AND 1 - 1e-6 AS clear
+    FROM approximated
 ),
 judged AS (
     SELECT
@@ -76,7 +83,7 @@ judged AS (
             ELSE numerator * a < b * denominator
         END AS crossed,
         CASE
-            WHEN a IS NULL THEN estimate
+            WHEN clear THEN estimate
             WHEN a64 IS NOT NULL THEN estimate
                 - CASE WHEN estimate * a64 > b64 * denominator THEN 1 ELSE 0 END
                 + CASE WHEN (estimate + 1) * a64 <= b64 * denominator THEN 1 ELSE 0 END
@@ -91,7 +98,7 @@ whole AS (
     SELECT
         *,
         CASE
-            WHEN a IS NULL THEN FALSE
+            WHEN clear THEN FALSE
             WHEN a64 IS NOT NULL THEN threshold_floor * a64 = b64 * denominator
             ELSE threshold_floor * a = b * denominator
         END AS threshold_whole
