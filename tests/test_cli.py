@@ -98,3 +98,43 @@ def test_allocate_writes_every_requested_year(tmp_path: Path):
     # The same share every year, as in the published 2018 decision.
     assert table.groupby("municipality_code")["share"].nunique().max() == 1
     assert snapshot_tree(reports / "2018") == before
+
+
+def test_version_and_exit_codes_are_in_the_help(capsys):
+    from areascreen import __version__
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"areascreen {__version__}"
+    text = build_parser().format_help()
+    for line in (
+        "0  done",
+        "2  a wrong command line",
+        "3  another run is publishing the same year",
+    ):
+        assert line in text
+    assert "--project DIR" in text and "init" in text
+
+
+def test_sheet_help_says_a_position_works(capsys):
+    for command in ("run", "validate"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "0-based position" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_wrong_command_line_exits_with_2(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["run", "--year", "last"])
+    assert done.value.code == 2
+    assert "invalid int value: 'last'" in capsys.readouterr().err
+
+
+def test_the_log_file_holds_the_run(tmp_path: Path, capsys):
+    log = tmp_path / "run.log"
+    command = ["--log-file", str(log), "run", "--engine", "plain", "--out", str(tmp_path)]
+    assert main(command) == 0
+    text = log.read_text(encoding="utf-8")
+    assert "Loaded 5984 areas" in text and "Published" in text
+    assert f"Published {tmp_path / '2018'}" in text
