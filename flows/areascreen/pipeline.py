@@ -29,6 +29,7 @@ from areascreen.changes import (
 )
 from areascreen.db import connect
 from areascreen.errors import ValidationFailed
+from areascreen.excel import EXCEL_MAX_ROWS
 from areascreen.load import check_year
 from areascreen.publish import (
     new_staging_dir,
@@ -88,10 +89,12 @@ class RunOptions:
     year: int = 2018
     input_path: Path | None = None
     ruleset_path: Path | None = None
-    reports_dir: Path = field(default_factory=lambda: paths.DEFAULT_REPORTS_DIR)
+    reports_dir: Path = field(default_factory=paths.reports_dir)
     sheet: str | None = None
     dry_run: bool = False
     language: str = "en"
+    # "standard" (comma, decimal point) or "swedish" (semicolon, decimal comma, byte-order mark).
+    csv_style: str = "standard"
     # The folder name of the publication under reports_dir; by default the year for the year's
     # own ruleset, and `<year>-<ruleset name>` for any other ruleset, so a variant never
     # overwrites the official publication.
@@ -161,7 +164,9 @@ def validate_input_stage(
 
     report = validate_input(data.loaded, ruleset, docs_dir=docs_dir, con=con)
     check_year(data.loaded, year)
-    logger().info("Input gate passed: %s", data.loaded.path.name)
+    logger().info(
+        "Input gate passed: %s (%s expectations)", data.loaded.path.name, len(report.results)
+    )
     return report.docs_index
 
 
@@ -205,7 +210,7 @@ def validate_output_stage(
     from areascreen.validate import validate_outputs
 
     report = validate_outputs(con, ruleset, docs_dir=docs_dir)
-    logger().info("Output gate passed")
+    logger().info("Output gate passed (%s expectations)", len(report.results))
     return report.docs_index
 
 
@@ -308,6 +313,27 @@ def build_manifest(
     }
 
 
+def workbook_tables(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """The tables that go into publication.xlsx: those that fit one Excel sheet. A longer table
+    (the per-criterion table of a large input) is published as Parquet and CSV only, and the
+    log and the manifest say so."""
+    fits = {name: table for name, table in tables.items() if table.num_rows < EXCEL_MAX_ROWS}
+    for name in tables.keys() - fits.keys():
+        logger().info(
+            "%s has %s rows, more than an Excel sheet holds: it is in %s.parquet and %s.csv, "
+            "not in publication.xlsx",
+            name, tables[name].num_rows, name, name,
+        )  # fmt: skip
+    return fits
+
+
+def column_labels(tables: dict[str, pa.Table]) -> dict[str, str]:
+    """Readable column headings for the workbook: `population_in_selected_areas` becomes
+    'Population in selected areas'."""
+    columns = {column for table in tables.values() for column in table.column_names}
+    return {column: column.replace("_", " ").capitalize() for column in sorted(columns)}
+
+
 def publish_stage(
     staging: Path,
     target: Path,
@@ -315,6 +341,7 @@ def publish_stage(
     documents: dict[str, str],
     manifest: dict[str, Any],
     dry_run: bool,
+    csv_style: str = "standard",
 ) -> Path:
     """Publish stage: write every file to staging, then swap it into place.
 
@@ -322,8 +349,9 @@ def publish_stage(
     kept where the run says, and the publication itself is left alone.
     """
     for name, table in tables.items():
-        write_table(table, staging, name)
-    write_workbook(tables, staging)
+        write_table(table, staging, name, csv_style=csv_style)  # type: ignore[arg-type]
+    in_workbook = workbook_tables(tables)
+    write_workbook(in_workbook, staging, column_labels(in_workbook))
     for name, text in documents.items():
         (staging / name).write_text(text, encoding="utf-8")
     write_manifest(staging, manifest)
@@ -419,7 +447,12 @@ def screen_and_publish(
     )
     manifest = build_manifest(options, ruleset, data, tables, started)
     target = options.reports_dir / options.publication_name
-    published = stage(publish_stage, staging, target, tables, documents, manifest, options.dry_run)
+    manifest["not_in_workbook"] = sorted(tables.keys() - workbook_tables(tables).keys())
+    manifest["csv_style"] = options.csv_style
+    published = stage(
+        publish_stage, staging, target, tables, documents, manifest, options.dry_run,
+        options.csv_style,
+    )  # fmt: skip
     return RunResult(
         options.year, None if options.dry_run else published, tables, documents, manifest,
         dry_run_dir=published if options.dry_run else None,
@@ -441,8 +474,11 @@ def run_screening(options: RunOptions, stage: StageRunner = call_directly) -> Ru
         try:
             return screen_and_publish(options, ruleset, staging, stage, started)
         except BaseException as error:
-            kept = set_aside_failed(staging, workspace, options.year)
-            logger().error("Nothing published; this run's files are in %s", kept)
-            if isinstance(error, ValidationFailed):
+            kept = set_aside_failed(staging, workspace, options.year, error=error)
+            if kept is None:
+                logger().error("Nothing published; nothing of this run was kept")
+            else:
+                logger().error("Nothing published; this run's files are in %s", kept)
+            if isinstance(error, ValidationFailed) and kept is not None:
                 raise error.moved(staging, kept) from error
             raise

@@ -61,8 +61,6 @@ STAGING_PREFIX = ".staging-"
 FAILED_DIR = "failed"
 # How many failed runs reports/failed/ keeps (the newest); older ones are removed.
 FAILED_RUNS_KEPT = 5
-# Files whose checksums the manifest records.
-MANIFEST_SUFFIXES = {".parquet", ".csv", ".json", ".md", ".xlsx", ".html"}
 DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 FAILED_NAME = re.compile(r"^\d{4}-(\d{8}T\d{6}Z)-(\d+)(?:-(\d+))?$")
 
@@ -384,11 +382,11 @@ def sha256_of(path: Path) -> str:
 
 
 def write_manifest(folder: Path, manifest: Mapping[str, Any]) -> Path:
-    """Write manifest.json with a checksum of every published file in the folder."""
+    """Write manifest.json with a checksum of every published file, by path in the folder."""
     files = {
-        path.name: sha256_of(path)
-        for path in sorted(folder.iterdir())
-        if path.is_file() and path.suffix in MANIFEST_SUFFIXES
+        path.relative_to(folder).as_posix(): sha256_of(path)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != "manifest.json"
     }
     document = {**manifest, "files_sha256": files, "written_at": utc_now()}
     path = folder / "manifest.json"

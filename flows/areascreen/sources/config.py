@@ -27,8 +27,10 @@ class ConfigError(ValueError):
 
 
 def sources_config_path(year: int) -> Path:
-    """Where the sources file for a screening year lives."""
-    return SOURCES_DIR / f"{year}.toml"
+    """Where the sources file for a screening year lives: the project's, else the shipped one."""
+    from areascreen import paths
+
+    return paths.sources_config_path(year)
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from areascreen import paths
 from areascreen.contract import COUNT_COLUMNS
 from areascreen.errors import InputError
-from areascreen.paths import DEFAULT_REPORTS_DIR
 
 from .assemble import AREA, MEASURE, STATUS, VALUE, YEAR, AssemblyReport, SourceFrame, assemble
 from .cache import (
@@ -110,7 +110,7 @@ class FetchedSource:
 
 def default_output_path(year: int) -> Path:
     """Where the assembled table of a year goes unless told otherwise."""
-    return DEFAULT_REPORTS_DIR / "sources" / f"areas_{year}.parquet"
+    return paths.reports_dir() / "sources" / f"areas_{year}.parquet"
 
 
 def manifest_path_for(out_path: Path) -> Path:

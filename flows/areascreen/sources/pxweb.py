@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import math
 import re
 import time
@@ -38,6 +39,8 @@ USER_AGENT = "areascreen (segregation-grant area screening)"
 CONFIG_TABLE = "config"
 TOO_MANY_CELLS = "too many cells selected"
 AREA_CODELIST = re.compile(r"^vs_(DeSO|RegSO)\d{4}$")
+
+log = logging.getLogger("areascreen.sources.pxweb")
 
 
 class PxWebError(RuntimeError):
@@ -352,13 +355,19 @@ class PxWebClient:
                     f"last failure: {outcome.failure}"
                 )
             backoff = self.settings.backoff_base_seconds * 2 ** (attempt - 1)
-            self._sleep(backoff if outcome.wait is None else outcome.wait)
+            wait = backoff if outcome.wait is None else outcome.wait
+            log.info(
+                "%s: %s; retry %s of %s in %.1f s",
+                table_id, outcome.failure, attempt, self.settings.max_retries, wait,
+            )  # fmt: skip
+            self._sleep(wait)
 
     def _attempt(
         self, request: CanonicalRequest, table_id: str, *, raise_client_errors: bool = True
     ) -> bytes | _Retry:
         """One try: the body on success, else what failed and how long the server asks to wait."""
         self.requests_sent += 1
+        log.info("%s: request %s %s", table_id, self.requests_sent, request.url)
         try:
             response = self._client().request(
                 request.method, request.url, params=list(request.params), json=request.body
