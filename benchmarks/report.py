@@ -352,7 +352,7 @@ def render(results: BenchmarkResults) -> str:
     if results.end_to_end is not None:
         parts.append(
             "### End-to-end run, cold process\n\n`areascreen -q run --engine plain --out <new "
-            "folder>` on the default data (6,000 synthetic areas).\n\n"
+            "folder>` on the default data (5,984 synthetic areas on the real DeSO codes).\n\n"
             + end_to_end_table(results.end_to_end)
             + "\n\nThe same run inside one process, in parts:\n\n"
             + probe_table(results.end_to_end.probe)
