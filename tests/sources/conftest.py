@@ -6,6 +6,7 @@ interface, so no test can reach the internet.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import socket
@@ -15,6 +16,8 @@ from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
+
+from areascreen.sources.config import PxWebSource
 
 HERE = Path(__file__).resolve().parent
 RESPONSES = HERE / "responses"
@@ -75,6 +78,22 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 def httpserver_listen_address() -> tuple[str, int]:
     """Bind the test API server to 127.0.0.1 on a free port."""
     return ("127.0.0.1", 0)
+
+
+def education_source(**changes: object) -> PxWebSource:
+    """The education source of the test sources file."""
+    source = PxWebSource(
+        name="education",
+        table_id="TAB5956",
+        selection={"UtbildningsNiva": ("21", "3+4", "5", "6", "US"), "ContentsCode": ("000005MO",)},
+        vintage="DeSO2018",
+        region="DeSO",
+        region_variable=None,
+        codelists={},
+        description="",
+        confirmed=False,
+    )
+    return dataclasses.replace(source, **changes)
 
 
 def response_bytes(name: str) -> bytes:

@@ -11,7 +11,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from areascreen.sources.cache import ResponseCache
-from areascreen.sources.config import ApiSettings, PxWebSource
+from areascreen.sources.config import ApiSettings
 from areascreen.sources.jsonstat import JsonStatError, load_dataset
 from areascreen.sources.pxweb import (
     PxWebClient,
@@ -25,7 +25,7 @@ from areascreen.sources.pxweb import (
     retry_after_seconds,
 )
 
-from .conftest import API_PREFIX, DESO, EDUCATION_BODIES, FakeApi, response_bytes
+from .conftest import API_PREFIX, DESO, EDUCATION_BODIES, FakeApi, education_source, response_bytes
 
 METADATA_PATH = f"{API_PREFIX}/tables/TAB6574/metadata"
 
@@ -35,22 +35,6 @@ def _client(base_url: str, tmp_path: Path, sleeps: list[float], **limits: object
     settings = ApiSettings(base_url=base_url, max_retries=3, backoff_base_seconds=0.5)
     settings = dataclasses.replace(settings, **limits)
     return PxWebClient(settings, cache=ResponseCache(tmp_path), sleep=sleeps.append)
-
-
-def _source(**changes: object) -> PxWebSource:
-    """The education source of the test sources file."""
-    source = PxWebSource(
-        name="education",
-        table_id="TAB5956",
-        selection={"UtbildningsNiva": ("21", "3+4", "5", "6", "US"), "ContentsCode": ("000005MO",)},
-        vintage="DeSO2018",
-        region="DeSO",
-        region_variable=None,
-        codelists={},
-        description="",
-        confirmed=False,
-    )
-    return dataclasses.replace(source, **changes)
 
 
 def test_429_waits_for_retry_after_then_succeeds(httpserver: HTTPServer, tmp_path: Path) -> None:
@@ -186,26 +170,28 @@ def test_chunks_keep_region_order_under_the_cell_limit() -> None:
 
 def test_region_selection_takes_the_level_and_vintage_in_table_order() -> None:
     meta = load_dataset(response_bytes("TAB5956_metadata.json"), context="t")
-    resolved = resolve_selection(_source(), meta, 2018)
+    resolved = resolve_selection(education_source(), meta, 2018)
     assert resolved.regions == DESO
     assert resolved.others["Tid"] == ("2018",)
     assert resolved.cells_per_region == 5
-    newer = resolve_selection(_source(vintage="DeSO2025"), meta, 2018)
+    newer = resolve_selection(education_source(vintage="DeSO2025"), meta, 2018)
     assert newer.regions == ("0114A0010_DeSO2025",)
-    regso = resolve_selection(_source(region="RegSO"), meta, 2018)
+    regso = resolve_selection(education_source(region="RegSO"), meta, 2018)
     assert regso.regions == ("0114R001",)
 
 
 def test_selection_errors_list_what_the_table_has() -> None:
     meta = load_dataset(response_bytes("TAB5956_metadata.json"), context="t")
-    wrong_value = _source(selection={**_source().selection, "UtbildningsNiva": ("2",)})
+    wrong_value = education_source(
+        selection={**education_source().selection, "UtbildningsNiva": ("2",)}
+    )
     with pytest.raises(PxWebSelectionError, match=r"TAB5956 \(education\): UtbildningsNiva has no"):
         resolve_selection(wrong_value, meta, 2018)
     with pytest.raises(PxWebSelectionError, match="ContentsCode' is not selected"):
-        resolve_selection(_source(selection={"UtbildningsNiva": ("21",)}), meta, 2018)
+        resolve_selection(education_source(selection={"UtbildningsNiva": ("21",)}), meta, 2018)
     with pytest.raises(PxWebSelectionError, match="Tid has no value"):
-        resolve_selection(_source(), meta, 2019)
-    extra = _source(selection={**_source().selection, "Kon": ("1+2",)})
+        resolve_selection(education_source(), meta, 2019)
+    extra = education_source(selection={**education_source().selection, "Kon": ("1+2",)})
     with pytest.raises(PxWebSelectionError, match="has no variable"):
         resolve_selection(extra, meta, 2018)
 
@@ -217,7 +203,7 @@ def test_a_region_list_above_the_cell_limit_is_split_and_reassembled_in_order(
     for n, body in enumerate(EDUCATION_BODIES, start=1):
         api.data("TAB5956", body, f"TAB5956_data_chunk{n}.json")
     with _client(api.base_url, tmp_path, [], max_cells=10) as client:
-        fetched = fetch_table(client, _source(), 2018)
+        fetched = fetch_table(client, education_source(), 2018)
     assert [post["selection"][0]["valueCodes"] for post in api.posts("TAB5956")] == [
         ["0114A0010", "0114A0020"],
         ["0114C1170", "1280B2030"],

@@ -17,7 +17,7 @@ from pytest_httpserver import HTTPServer
 
 from areascreen.sources import fetch_year
 from areascreen.sources.cache import ResponseCache
-from areascreen.sources.config import ApiSettings, PxWebSource
+from areascreen.sources.config import ApiSettings
 from areascreen.sources.fetch import perturbation
 from areascreen.sources.jsonstat import load_dataset
 from areascreen.sources.pxweb import (
@@ -29,26 +29,18 @@ from areascreen.sources.pxweb import (
     resolve_selection,
 )
 
-from .conftest import API_PREFIX, DESO, EDUCATION_BODIES, FakeApi, response_bytes, response_json
+from .conftest import (
+    API_PREFIX,
+    DESO,
+    EDUCATION_BODIES,
+    FakeApi,
+    education_source,
+    response_bytes,
+    response_json,
+)
 
 Writer = Callable[..., Path]
 DATA_PATH = f"{API_PREFIX}/tables/TAB5956/data"
-
-
-def _education(**changes: object) -> PxWebSource:
-    """The education source of the test sources file."""
-    source = PxWebSource(
-        name="education",
-        table_id="TAB5956",
-        selection={"UtbildningsNiva": ("21", "3+4", "5", "6", "US"), "ContentsCode": ("000005MO",)},
-        vintage="DeSO2018",
-        region="DeSO",
-        region_variable=None,
-        codelists={},
-        description="",
-        confirmed=False,
-    )
-    return dataclasses.replace(source, **changes)
 
 
 def _client(base_url: str, tmp_path: Path, **limits: object) -> PxWebClient:
@@ -187,7 +179,7 @@ def test_too_many_cells_is_a_400_and_the_chunk_is_split(api: FakeApi, tmp_path: 
         api.data("TAB5956", body, f"TAB5956_data_chunk{n}.json")
     with _client(api.base_url, tmp_path) as client:
         client.use_limits(dataclasses.replace(client.limits, max_cells=20))
-        fetched = fetch_table(client, _education(), 2018)
+        fetched = fetch_table(client, education_source(), 2018)
     sent = [post["selection"][0]["valueCodes"] for post in api.posts("TAB5956")]
     assert sent == [list(DESO[:4]), list(DESO[:2]), list(DESO[2:4]), list(DESO[4:])]
     assert [r for c in fetched.chunks for r in c.dataset.to_frame()["Region"].unique()] == list(
@@ -204,7 +196,7 @@ def test_too_many_cells_for_one_region_is_a_selection_error(
     httpserver.expect_request(DATA_PATH).respond_with_data(
         response_bytes("error_400_too_many_cells.json"), status=400
     )
-    source = _education(region=("0114A0010",))
+    source = education_source(region=("0114A0010",))
     with (
         _client(httpserver.url_for(API_PREFIX), tmp_path) as client,
         pytest.raises(PxWebSelectionError, match="Too many cells selected; one region alone"),
@@ -264,7 +256,7 @@ def test_the_region_variable_is_found_without_role_geo() -> None:
         ("Omrade" if k == "Region" else k): v for k, v in document["dimension"].items()
     }
     document["id"] = ["Omrade" if i == "Region" else i for i in document["id"]]
-    resolved = resolve_selection(_education(), load_dataset(document, context="t"), 2018)
+    resolved = resolve_selection(education_source(), load_dataset(document, context="t"), 2018)
     assert resolved.region_variable == "Omrade"
     assert resolved.regions == DESO
 
@@ -279,9 +271,10 @@ def test_two_variables_with_area_codes_need_a_configured_region_variable() -> No
     }
     meta = load_dataset(document, context="t")
     with pytest.raises(PxWebSelectionError, match="several variables with DeSO or RegSO codes"):
-        resolve_selection(_education(), meta, 2018)
-    source = _education(
-        region_variable="Region", selection={**_education().selection, "Bostad": ("0114A0010",)}
+        resolve_selection(education_source(), meta, 2018)
+    source = education_source(
+        region_variable="Region",
+        selection={**education_source().selection, "Bostad": ("0114A0010",)},
     )
     assert resolve_selection(source, meta, 2018).region_variable == "Region"
 
@@ -294,12 +287,12 @@ def test_the_division_is_selected_through_its_codelist() -> None:
         "vs_RegSO2020",
         "vs_RegSO2025",
     )
-    older = resolve_selection(_education(), meta, 2018)
+    older = resolve_selection(education_source(), meta, 2018)
     assert older.region_codelist == "vs_DeSO2018"
-    newer = resolve_selection(_education(vintage="DeSO2025"), meta, 2018)
+    newer = resolve_selection(education_source(vintage="DeSO2025"), meta, 2018)
     assert (newer.region_codelist, newer.regions) == ("vs_DeSO2025", ("0114A0010_DeSO2025",))
     plain = load_dataset(response_bytes("TAB683_metadata.json"), context="t")
-    employment = _education(
+    employment = education_source(
         table_id="TAB683",
         selection={"Sysselsattning": ("FÖRV",), "Kon": ("1+2",), "ContentsCode": ("00000569",)},
     )
