@@ -32,7 +32,9 @@ def test_run_on_the_default_data_writes_every_output(tmp_path: Path, capsys):
     folder = tmp_path / "2018"
     printed = capsys.readouterr().out
     eligible = pd.read_parquet(folder / "eligible_municipalities.parquet")
-    assert printed.startswith(f"{len(eligible)} eligible municipalities for 2018:")
+    first, second = printed.splitlines()[:2]
+    assert first.startswith("SYNTHETIC DEMO DATA")
+    assert second == f"{len(eligible)} eligible municipalities for 2018:"
     assert len(eligible) > 0
     summary = (folder / "summary.md").read_text(encoding="utf-8")
     assert "SYNTHETIC demo data" in summary

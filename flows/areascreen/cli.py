@@ -346,6 +346,9 @@ def _run(args: argparse.Namespace) -> int:
     result = _screen(args)
     codes = result.eligible_codes
     names = result.tables["eligible_municipalities"]["municipality_name"].to_pylist()
+    synthetic = result.manifest.get("synthetic")
+    if synthetic:
+        print(f"{synthetic.upper()}: the list below says nothing about these municipalities.")
     print(f"{len(codes)} eligible municipalities for {args.year}:")
     print(", ".join(f"{name} ({code})" for code, name in zip(codes, names, strict=True)))
     if result.publication_dir:
