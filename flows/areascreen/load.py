@@ -977,7 +977,7 @@ def convert_columns(
             converted[column], bad = to_integers(cells, decimal)
         problems.extend(_problems(column, cells, bad, rows))
     problems.sort(key=lambda p: (p.row, order.index(p.column)))
-    frame = pd.DataFrame(converted, columns=list(order))
+    frame = pd.DataFrame(converted, columns=list(order), copy=False)
     return frame, tuple(problems), tuple(notes)
 
 
