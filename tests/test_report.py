@@ -432,12 +432,12 @@ def test_swedish_report(ruleset: Ruleset, tables: dict[str, pa.Table]):
     text = page.visible()
     assert ("html", {"lang": "sv"}) in page.elements
     assert "Urval 2018: kommuner som får söka bidraget" in text
-    assert "Förvärvsfrekvens under 60 %" in text
+    assert "Förvärvsintensitet under 60 %" in text
     assert (
         "Ett område väljs ut när det har alla 4 kriterier passerade och minst 200 invånare." in text
     )
     rows = {row[0]: row for row in page.body("averages-table")}
-    assert rows["Förvärvsfrekvens"][1:4] == ["61,14", "77,9", "-16,76"]
+    assert rows["Förvärvsintensitet"][1:4] == ["61,14", "77,9", "-16,76"]
     selected = {row[0]: row for row in page.body("selected-areas-table")}
     assert selected["0180C1010"][4] == "utvalt"
     assert "passerat med 10,00 procentenheter, 100 personer" in selected["0180C1010"][5]

@@ -102,7 +102,7 @@ def test_links_provenance_and_synthetic_banner(ruleset: Ruleset, tables: dict[st
 def test_swedish_summary(ruleset: Ruleset, tables: dict[str, pa.Table]):
     text = summary(ruleset, tables, language="sv")
     assert text.startswith("# Urval 2018: kommuner som får söka bidraget\n")
-    assert "- Förvärvsfrekvens under 60 %\n" in text
+    assert "- Förvärvsintensitet under 60 %\n" in text
     rows = table_rows(text, "## Kommuner som får söka bidraget (3)")
     assert rows[0][5] == "71,0"
     assert "- utvalt: 4\n" in text
