@@ -61,6 +61,8 @@ SELECT
     -- (at most 1,000,000,000, the input gate's limit) stay within 64 bits: the fast path.
     CASE WHEN a <= 2147483647 AND abs(b) <= 2147483647 THEN CAST(a AS BIGINT) END AS a64,
     CASE WHEN a <= 2147483647 AND abs(b) <= 2147483647 THEN CAST(b AS BIGINT) END AS b64,
+    -- b / a in floating point, for the estimate of an area's threshold count.
+    CAST(b AS DOUBLE) / CAST(a AS DOUBLE) AS b_over_a,
     CASE
         WHEN kind = 'standard_deviations' THEN mean_rate + worse * value * sd_rate
         WHEN a IS NOT NULL THEN 100.0 * b / a

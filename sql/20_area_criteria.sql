@@ -31,6 +31,7 @@ WITH joined AS (
         thresholds.b,
         thresholds.a64,
         thresholds.b64,
+        thresholds.b_over_a,
         thresholds.threshold_rate,
         thresholds.reference_average,
         thresholds.national_average,
@@ -53,7 +54,7 @@ approximated AS (
         *,
         CASE
             WHEN NOT known THEN NULL
-            WHEN a IS NOT NULL THEN CAST(b AS DOUBLE) * denominator / CAST(a AS DOUBLE)
+            WHEN a IS NOT NULL THEN b_over_a * denominator
             WHEN kind = 'standard_deviations' THEN threshold_rate * denominator / 100
         END AS approximate
     FROM joined

@@ -14,8 +14,7 @@ WITH rules AS (
     SELECT
         count(*) AS criteria_used,
         coalesce(bit_or(CAST(1 AS BIGINT) << (criterion_id - 1)) FILTER (WHERE required), 0)
-            AS required_mask,
-        coalesce(list(criterion ORDER BY criterion_id), []) AS names
+            AS required_mask
     FROM criteria
 ),
 -- One aggregate per area: each criterion's bit, shifted by 30 per state (crossed, unknown, not
@@ -29,7 +28,9 @@ flags AS (
             | CASE WHEN borderline THEN CAST(1 AS HUGEINT) << (criterion_id - 1 + 90)
                 ELSE CAST(0 AS HUGEINT) END
         ) AS packed,
-        min(margin_persons) AS smallest_margin_persons
+        min(margin_persons) AS smallest_margin_persons,
+        string_agg(criterion, ', ' ORDER BY criterion_id) FILTER (WHERE crossed)
+            AS crossed_criteria
     FROM area_criteria
     GROUP BY area_id
 ),
@@ -43,7 +44,7 @@ masks AS (
         flags.smallest_margin_persons,
         rules.criteria_used,
         rules.required_mask,
-        rules.names,
+        coalesce(flags.crossed_criteria, '') AS crossed_criteria,
         area_index.index_value,
         area_index.index_score,
         area_index.index_class
@@ -65,10 +66,7 @@ joined AS (
         bit_count(borderline_mask & failed_mask & required_mask) AS borderline_required_failed,
         bit_count(borderline_mask & crossed_mask & ~required_mask)
             AS borderline_optional_crossed,
-        bit_count(borderline_mask & failed_mask & ~required_mask) AS borderline_optional_failed,
-        array_to_string(
-            list_filter(names, lambda name, i: (crossed_mask >> (i - 1)) & 1 = 1), ', '
-        ) AS crossed_criteria
+        bit_count(borderline_mask & failed_mask & ~required_mask) AS borderline_optional_failed
     FROM masks
 ),
 classified AS (
