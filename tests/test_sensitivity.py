@@ -43,7 +43,7 @@ import pytest
 
 from areascreen import db, paths
 from areascreen.errors import InputError, RulesetError
-from areascreen.ruleset import Ruleset, load_ruleset
+from areascreen.ruleset import Ruleset, load_ruleset, parse_ruleset
 from areascreen.screening import read_input, screen_into
 from areascreen.sensitivity import (
     SensitivityResult,
@@ -354,3 +354,14 @@ def test_no_absolute_threshold_means_no_sensitivity_analysis(tmp_path: Path):
     with pytest.raises(RulesetError, match="no absolute threshold to move") as error:
         screen_sensitivity(path, 2018, index_path, [1])
     assert str(index_path) in str(error.value)
+
+
+def test_a_ruleset_other_than_the_screened_one_is_refused():
+    con = screened(fixture_frame(), fixture_rules())
+    other = fixture_rules(selection={"criteria_required": 3})
+    assert run_sensitivity(con, other, [1.0]) is not None  # same criteria, other selection
+    document = fixture_document()
+    document["criteria"][0]["threshold"] = 61.0
+    moved = parse_ruleset(document, Path("moved.toml"))
+    with pytest.raises(RulesetError, match="screened with other criteria"):
+        run_sensitivity(con, moved, [1.0])

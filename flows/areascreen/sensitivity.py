@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from areascreen.db import connect, fetch_table, run_step
 from areascreen.errors import InputError, RulesetError
+from areascreen.flag import criteria_table
 from areascreen.load import check_year
 from areascreen.ruleset import Criterion, Ruleset, load_ruleset
 from areascreen.screening import read_input, screen_into
@@ -312,6 +313,17 @@ def stability_table(variants: Sequence[Variant], results: pd.DataFrame) -> pa.Ta
     return pa.Table.from_pylist(rows, schema=STABILITY_SCHEMA)
 
 
+def check_screened_with(con: duckdb.DuckDBPyConnection, ruleset: Ruleset) -> None:
+    """Refuse a ruleset whose criteria differ from those the areas in `con` were screened with."""
+    wanted = criteria_table(ruleset).to_pylist()
+    screened = con.table("criteria").order("criterion_id").to_arrow_table().to_pylist()
+    if screened != wanted:
+        raise RulesetError(
+            f"{ruleset.path}: the areas were screened with other criteria than this ruleset's; "
+            "screen them with it first"
+        )
+
+
 def run_sensitivity(
     con: duckdb.DuckDBPyConnection, ruleset: Ruleset, deltas: Sequence[float]
 ) -> SensitivityResult | None:
@@ -319,6 +331,7 @@ def run_sensitivity(
     pass; None when the ruleset has no absolute threshold to move."""
     if not movable(ruleset):
         return None
+    check_screened_with(con, ruleset)
     variants = build_variants(ruleset, deltas)
     long = screen_variants(con, ruleset, variants)
     results = long.to_pandas()
