@@ -516,7 +516,7 @@ def test_a_ruleset_with_one_criterion(ruleset: Ruleset):
     page = render(single, screen(fixture_frame(), single), sensitivity=None)
     parsed = Page(page)
     assert page.count('<figure data-criterion="') == 1
-    assert "An area is selected when it has all 1 criteria crossed" in parsed.visible()
+    assert "An area is selected when it has the criterion crossed" in parsed.visible()
     # Employment below 60 % in 9 areas, one of them 1280C1030 (150 residents, not screened);
     # 1880C1010's employment is suppressed, so it crosses none: 6 of 14 screened cross none.
     assert parsed.body("combined-table") == [["0", "6", "0"], ["1", "8", "8"]]

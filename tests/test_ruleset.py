@@ -255,12 +255,12 @@ def test_required_criteria_and_at_least_k_of_the_rest(tmp_path):
     assert [c.required for c in ruleset.criteria] == [True, False, False, False]
     assert ruleset.criteria_required == 2
     assert ruleset.rule_text == (
-        "1 required criteria crossed and at least 2 of 3 other criteria crossed"
+        "1 required criterion crossed and at least 2 of 3 other criteria crossed"
     )
     path = write_variant(tmp_path, (FIRST_CRITERION, required))
     ruleset = load_ruleset(path)
     assert ruleset.criteria_required == 3
-    assert ruleset.rule_text == "1 required criteria crossed and all 3 other criteria crossed"
+    assert ruleset.rule_text == "1 required criterion crossed and all 3 other criteria crossed"
     # k counts the criteria that are not required: 3 here, so 4 is too many.
     path = write_variant(
         tmp_path,

@@ -145,6 +145,8 @@ class RunResult:
 
 def read_stage(path: Path, ruleset: Ruleset, sheet: str | None, year: int) -> ScreeningInput:
     """Load stage: read the columns the ruleset needs (CSV, Parquet, .xlsx, election results)."""
+    if path.is_file():
+        logger().info("Reading %s (%.1f MB)", path, path.stat().st_size / 1e6)
     data = read_input(path, ruleset, sheet=sheet, year=year)
     logger().info("Loaded %s areas from %s (%s)", data.rows, path, data.loaded.file_format)
     for note in data.loaded.notes:

@@ -244,10 +244,14 @@ class Ruleset:
         k = self.selection.criteria_required
         parts = []
         if required:
-            parts.append(f"{len(required)} required criteria crossed")
-        if optional:
+            noun = "criterion" if len(required) == 1 else "criteria"
+            parts.append(f"{len(required)} required {noun} crossed")
+        other = " other" if required else ""
+        if optional == 1 and k == 1:
+            parts.append(f"the{other} criterion crossed")
+        elif optional:
             wanted = f"all {optional}" if k == optional else f"at least {k} of {optional}"
-            parts.append(wanted + (" other" if required else "") + " criteria crossed")
+            parts.append(f"{wanted}{other} criteria crossed")
         return " and ".join(parts)
 
 
