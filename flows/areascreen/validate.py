@@ -59,6 +59,10 @@ class Derived:
     tables: tuple[str, ...] = ()
 
 
+AREA_CODE = "CAST(src.area_code AS VARCHAR)"
+# Whether an area code has its division's form; the pattern is bound as $code_pattern.
+AREA_CODE_HAS_FORM = f"regexp_full_match({AREA_CODE}, $code_pattern)"
+
 AREA_YEAR_ROWS = Derived(
     "area_year_rows",
     "count(*) OVER (PARTITION BY src.area_code, src.year)",
@@ -82,6 +86,8 @@ class TableCheck:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     row_label: str | None = None
     register: Mapping[str, pa.Table] = field(default_factory=dict)
+    # Values the derived columns' SQL binds as $name parameters.
+    sql_parameters: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -281,6 +287,7 @@ def input_check(
         },
         row_label=loaded.row_label,
         register=register,
+        sql_parameters={"code_pattern": ruleset.division.code_pattern},
     )
 
 
@@ -316,8 +323,7 @@ def problems_arrow(loaded: LoadedInput) -> pa.Table:
 def input_derived(ruleset: Any, *, with_code_list: bool) -> tuple[Derived, ...]:
     """The derived columns of the input: code prefix, listed code, unparsed values, suppression."""
     division = ruleset.division
-    code = "CAST(src.area_code AS VARCHAR)"
-    matches = f"regexp_full_match({code}, {_sql_text(division.code_pattern)})"
+    code, matches = AREA_CODE, AREA_CODE_HAS_FORM
     derived = [
         Derived(
             "area_code_prefix",
@@ -358,8 +364,7 @@ def input_derived(ruleset: Any, *, with_code_list: bool) -> tuple[Derived, ...]:
 def output_checks(con: duckdb.DuckDBPyConnection, ruleset: Any) -> list[TableCheck]:
     """The checks of `area_results` and `municipality_results` for a ruleset."""
     length = int(ruleset.division.municipality_code_length)
-    code = "CAST(src.area_code AS VARCHAR)"
-    matches = f"regexp_full_match({code}, {_sql_text(ruleset.division.code_pattern)})"
+    code, matches = AREA_CODE, AREA_CODE_HAS_FORM
     per_area = "FROM area_criteria AS c WHERE c.area_id = src.area_id"
     areas = TableCheck(
         table="area_results",
@@ -395,6 +400,7 @@ def output_checks(con: duckdb.DuckDBPyConnection, ruleset: Any) -> list[TableChe
                 "highest_rate", f"(SELECT max(c.rate) {per_area})", ("area_id",), ("area_criteria",)
             ),
         ),
+        sql_parameters={"code_pattern": ruleset.division.code_pattern},
         substitutions={"municipality_code_length": length},
         parameters={
             "number_of_criteria": len(ruleset.criteria),
@@ -632,7 +638,7 @@ def write_data_docs(context, docs_dir: Path) -> Path:
 def table_columns(cursor: duckdb.DuckDBPyConnection, relation: str) -> list[str] | None:
     """The columns of a table or view, or None when it does not exist."""
     try:
-        return [d[0] for d in cursor.execute(f"SELECT * FROM {relation} LIMIT 0").description]
+        return list(cursor.table(relation).columns)
     except duckdb.CatalogException:
         return None
 
@@ -658,11 +664,13 @@ def build_gate_table(cursor: duckdb.DuckDBPyConnection, prefix: str, check: Tabl
         order = ROW_COLUMN if ROW_COLUMN in present else f"src.{_quoted(check.key_column)}"
         if check.key_column not in present and ROW_COLUMN not in present:
             order = "ALL"
-        cursor.execute(
+        query = (
             f"CREATE TABLE {prefix}_{check.table} AS "
             f"SELECT {selected} FROM {check.source} AS src {check.joins} "
             f"ORDER BY {order}"
         )
+        bound = {k: v for k, v in check.sql_parameters.items() if f"${k}" in query}
+        cursor.execute(query, bound or None)
     finally:
         for name in check.register:
             cursor.unregister(name)
@@ -932,10 +940,10 @@ def _value_counts(check: TableCheck, cursor, prefix: str, column: str | None) ->
         return ""
     query = (
         f"SELECT {_quoted(column)} AS value, count(*) FROM {prefix}_{check.table} "
-        f"WHERE {_quoted(column)} IS NOT NULL GROUP BY ALL ORDER BY value LIMIT {MAX_EXAMPLES + 1}"
+        f"WHERE {_quoted(column)} IS NOT NULL GROUP BY ALL ORDER BY value LIMIT $limit"
     )
     try:
-        counts = cursor.execute(query).fetchall()
+        counts = cursor.execute(query, {"limit": MAX_EXAMPLES + 1}).fetchall()
     except duckdb.Error:
         return ""
     shown_counts = [
