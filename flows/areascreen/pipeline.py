@@ -282,6 +282,7 @@ def build_manifest(
     data: ScreeningInput,
     tables: dict[str, pa.Table],
     started: str,
+    input_sha256: str,
 ) -> dict[str, Any]:
     """Everything needed to reproduce and audit a publication (timestamps live only here)."""
     loaded = data.loaded
@@ -295,7 +296,7 @@ def build_manifest(
         "libraries": library_versions(),
         "input": {
             "path": str(loaded.path),
-            "sha256": sha256_of(loaded.path),
+            "sha256": input_sha256,
             "format": loaded.file_format,
             "encoding": loaded.encoding,
             "rows": len(loaded.frame),
@@ -315,12 +316,17 @@ def build_manifest(
     }
 
 
+def too_long_for_workbook(tables: dict[str, pa.Table]) -> list[str]:
+    """Tables longer than one Excel sheet: published as Parquet and CSV only."""
+    return sorted(name for name, table in tables.items() if table.num_rows >= EXCEL_MAX_ROWS)
+
+
 def workbook_tables(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
-    """The tables that go into publication.xlsx: those that fit one Excel sheet. A longer table
-    (the per-criterion table of a large input) is published as Parquet and CSV only, and the
-    log and the manifest say so."""
-    fits = {name: table for name, table in tables.items() if table.num_rows < EXCEL_MAX_ROWS}
-    for name in tables.keys() - fits.keys():
+    """The tables that go into publication.xlsx: those that fit one Excel sheet; the log says
+    which do not (the manifest lists them too)."""
+    left_out = too_long_for_workbook(tables)
+    fits = {name: table for name, table in tables.items() if name not in left_out}
+    for name in left_out:
         logger().info(
             "%s has %s rows, more than an Excel sheet holds: it is in %s.parquet and %s.csv, "
             "not in publication.xlsx",
@@ -447,9 +453,9 @@ def screen_and_publish(
         provenance=facts,
         language=options.language,
     )
-    manifest = build_manifest(options, ruleset, data, tables, started)
+    manifest = build_manifest(options, ruleset, data, tables, started, facts["input_sha256"])
     target = options.reports_dir / options.publication_name
-    manifest["not_in_workbook"] = sorted(tables.keys() - workbook_tables(tables).keys())
+    manifest["not_in_workbook"] = too_long_for_workbook(tables)
     manifest["csv_style"] = options.csv_style
     published = stage(
         publish_stage, staging, target, tables, documents, manifest, options.dry_run,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import duckdb
 
 from areascreen.db import run_step
@@ -13,8 +11,7 @@ from areascreen.ruleset import Ruleset
 def roll_up(con: duckdb.DuckDBPyConnection, ruleset: Ruleset) -> None:
     """Sum selected areas per municipality and apply the municipality rule."""
     rule = ruleset.municipality
-    share = rule.minimum_share_in_selected_areas
-    exact = Fraction(repr(share)) if share is not None else None
+    exact = rule.minimum_share_fraction
     run_step(
         con,
         "50_municipality_results",

@@ -155,6 +155,12 @@ class MunicipalityRule:
     share_standard_deviations: float | None = None
     index_spread_standard_deviations: float | None = None
 
+    @property
+    def minimum_share_fraction(self) -> Fraction | None:
+        """The minimum share as the exact fraction written, in per cent (None when not set)."""
+        share = self.minimum_share_in_selected_areas
+        return None if share is None else Fraction(Decimal(repr(share)))
+
 
 @dataclass(frozen=True)
 class Allocation:

@@ -211,8 +211,7 @@ def screen_variants(
 ) -> pa.Table:
     """Screen every variant in one SQL step; one row per variant and municipality."""
     rule = ruleset.municipality
-    share = rule.minimum_share_in_selected_areas
-    exact_share = Fraction(repr(share)) if share is not None else None
+    exact_share = rule.minimum_share_fraction
     con.register("sensitivity_thresholds", thresholds_table(ruleset, variants))
     try:
         run_step(
