@@ -60,5 +60,5 @@ SELECT
     denominator,
     coalesce(numerator IS NOT NULL AND denominator > 0, FALSE) AS known,
     CASE WHEN numerator IS NOT NULL AND denominator > 0
-        THEN 100.0 * numerator / denominator END AS rate
+        THEN 100 * CAST(numerator AS DOUBLE) / denominator END AS rate
 FROM area_counts;

@@ -3,6 +3,9 @@
 -- persons). It is computed when read, never stored: 40_area_results aggregates it in one pass,
 -- and the publication reads it once more.
 -- A crossing that criteria.borderline_persons persons or fewer could flip is borderline.
+-- near_threshold is a cheap test that holds for every borderline row (the rate lies within
+-- borderline_persons + 2 persons of the threshold, in floating point, far wider than its
+-- rounding): 40_area_results computes the exact margins only for the rows it selects.
 -- Reads criteria, area_indicators, criterion_thresholds and criterion_ranks.
 --
 -- A threshold is crossed only strictly beyond it (see 15_criterion_thresholds for the exact
@@ -36,7 +39,9 @@ WITH joined AS (
         thresholds.reference_average,
         thresholds.national_average,
         ranks.rank_position,
-        ranks.taken
+        ranks.taken,
+        abs(area_indicators.rate - thresholds.threshold_rate) * area_indicators.denominator
+            <= 100 * (criteria.borderline_persons + 2) AS near_threshold
     FROM criteria
     INNER JOIN area_indicators ON area_indicators.indicator_id = criteria.indicator_id
     INNER JOIN criterion_thresholds AS thresholds
@@ -138,5 +143,6 @@ SELECT
     margin_persons,
     rank_position,
     crossed,
-    coalesce(margin_persons <= borderline_persons, FALSE) AS borderline
+    coalesce(margin_persons <= borderline_persons, FALSE) AS borderline,
+    coalesce(near_threshold, FALSE) AS near_threshold
 FROM margins;

@@ -1,50 +1,48 @@
 -- area_results: one row per area: how many criteria it crosses, its composite index class when
 -- the ruleset has an index, whether it is selected and why not, and whether the selection is
--- borderline (one criterion within $borderline_persons persons of flipping would change it).
+-- borderline (one criterion within criteria.borderline_persons persons of flipping would
+-- change it).
 -- Parameters: $method ('criteria' or 'index'), $criteria_required (how many of the criteria
 -- that are not required an area must cross; required criteria must all be crossed),
 -- $selected_classes (index classes that are selected), $minimum_population.
--- Reads criteria, areas, area_criteria and area_index. One pass over area_criteria gathers, per
--- area, bit masks with bit (criterion_id - 1) set for the criteria crossed, unknown, not crossed
--- and borderline (a ruleset has at most 30 criteria); every count is a bit count of them.
+-- Reads criteria, areas, area_criteria and area_index. Per area, bit masks with bit
+-- (criterion_id - 1) set for the criteria crossed, unknown and borderline (a ruleset has at
+-- most 30 criteria); every count is a bit count of them. Only the rows of area_criteria that
+-- are crossed, unknown or near their threshold are gathered: any other row is a criterion
+-- evaluated and not crossed, and not borderline, which is what an area without such rows has.
 -- An unknown (suppressed) criterion counts as not crossed; when it alone could have made the
 -- difference, the area is 'undetermined_suppressed' rather than not selected.
 CREATE OR REPLACE TABLE area_results AS
 WITH rules AS (
     SELECT
         count(*) AS criteria_used,
+        coalesce(bit_or(CAST(1 AS BIGINT) << (criterion_id - 1)), 0) AS all_mask,
         coalesce(bit_or(CAST(1 AS BIGINT) << (criterion_id - 1)) FILTER (WHERE required), 0)
             AS required_mask
     FROM criteria
 ),
--- One aggregate per area: each criterion's bit, shifted by 30 per state (crossed, unknown, not
--- crossed) plus 90 when borderline, or-ed into one 128-bit value (at most 30 criteria).
 flags AS (
     SELECT
         area_id,
-        bit_or(
-            (CAST(1 AS HUGEINT) << (criterion_id - 1 + CASE
-                WHEN crossed THEN 0 WHEN crossed IS NULL THEN 30 ELSE 60 END))
-            | CASE WHEN borderline THEN CAST(1 AS HUGEINT) << (criterion_id - 1 + 90)
-                ELSE CAST(0 AS HUGEINT) END
-        ) AS packed,
-        min(margin_persons) AS smallest_margin_persons,
-        string_agg(criterion, ', ' ORDER BY criterion_id) FILTER (WHERE crossed)
-            AS crossed_criteria
+        bit_or(CAST(1 AS BIGINT) << (criterion_id - 1)) FILTER (WHERE crossed) AS crossed_mask,
+        bit_or(CAST(1 AS BIGINT) << (criterion_id - 1)) FILTER (WHERE crossed IS NULL)
+            AS unknown_mask,
+        bit_or(CAST(1 AS BIGINT) << (criterion_id - 1)) FILTER (WHERE borderline)
+            AS borderline_mask
     FROM area_criteria
+    WHERE crossed IS NOT FALSE OR near_threshold
     GROUP BY area_id
 ),
 masks AS (
     SELECT
         areas.*,
-        CAST(coalesce(flags.packed, 0) & 1073741823 AS BIGINT) AS crossed_mask,
-        CAST((coalesce(flags.packed, 0) >> 30) & 1073741823 AS BIGINT) AS unknown_mask,
-        CAST((coalesce(flags.packed, 0) >> 60) & 1073741823 AS BIGINT) AS failed_mask,
-        CAST((coalesce(flags.packed, 0) >> 90) & 1073741823 AS BIGINT) AS borderline_mask,
-        flags.smallest_margin_persons,
+        coalesce(flags.crossed_mask, 0) AS crossed_mask,
+        coalesce(flags.unknown_mask, 0) AS unknown_mask,
+        rules.all_mask & ~coalesce(flags.crossed_mask, 0) & ~coalesce(flags.unknown_mask, 0)
+            AS failed_mask,
+        coalesce(flags.borderline_mask, 0) AS borderline_mask,
         rules.criteria_used,
         rules.required_mask,
-        coalesce(flags.crossed_criteria, '') AS crossed_criteria,
         area_index.index_value,
         area_index.index_score,
         area_index.index_class
@@ -52,6 +50,16 @@ masks AS (
     CROSS JOIN rules
     LEFT JOIN flags ON flags.area_id = areas.area_id
     LEFT JOIN area_index ON area_index.area_id = areas.area_id
+),
+-- The crossed criteria by name, once per distinct combination rather than once per area.
+mask_names AS (
+    SELECT
+        combinations.crossed_mask,
+        coalesce(string_agg(criteria.criterion, ', ' ORDER BY criteria.criterion_id), '')
+            AS crossed_criteria
+    FROM (SELECT DISTINCT crossed_mask FROM masks) AS combinations
+    LEFT JOIN criteria ON (combinations.crossed_mask >> (criteria.criterion_id - 1)) & 1 = 1
+    GROUP BY combinations.crossed_mask
 ),
 joined AS (
     SELECT
@@ -68,6 +76,7 @@ joined AS (
             AS borderline_optional_crossed,
         bit_count(borderline_mask & failed_mask & ~required_mask) AS borderline_optional_failed
     FROM masks
+    INNER JOIN mask_names USING (crossed_mask)
 ),
 classified AS (
     SELECT
@@ -117,6 +126,5 @@ SELECT
             AND optional_crossed >= $criteria_required)
         OR (selection_status = 'too_few_criteria_crossed' AND borderline_optional_failed > 0
             AND required_unknown = 0 AND optional_crossed + 1 >= $criteria_required)
-    ) AS borderline,
-    smallest_margin_persons
+    ) AS borderline
 FROM classified;

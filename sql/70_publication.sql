@@ -1,9 +1,21 @@
 -- The published forms of the per-area tables, in area code order: area_results without the
--- internal area_id, and area_criteria with the codes and indicator of each row.
+-- internal keys, with each area's smallest margin in persons over its criteria (computed here,
+-- when published, from every row of area_criteria), and area_criteria with the codes and
+-- indicator of each row.
 CREATE OR REPLACE VIEW published_area_results AS
-SELECT * EXCLUDE (area_id, municipality_id, crossed_mask)
+WITH margins AS (
+    SELECT
+        area_id,
+        min(margin_persons) AS smallest_margin_persons
+    FROM area_criteria
+    GROUP BY area_id
+)
+SELECT
+    area_results.* EXCLUDE (area_id, municipality_id, crossed_mask),
+    margins.smallest_margin_persons
 FROM area_results
-ORDER BY area_code;
+LEFT JOIN margins ON margins.area_id = area_results.area_id
+ORDER BY area_results.area_code;
 
 CREATE OR REPLACE VIEW published_area_criteria AS
 SELECT

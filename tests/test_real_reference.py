@@ -65,7 +65,7 @@ def division_check(codes: pd.Series, municipalities: pd.Series, name: str) -> No
 
 def gate(frame: pd.DataFrame, name: str) -> None:
     loaded = LoadedInput(
-        frame=frame, path=Path(name), file_format="parquet", encoding=None, column_map_used={}
+        data=frame, path=Path(name), file_format="parquet", encoding=None, column_map_used={}
     )
     validate_input(loaded, load_ruleset(ruleset_path(2018)))
 

@@ -61,7 +61,7 @@ def valid(ruleset: Ruleset) -> LoadedInput:
 
 def with_frame(loaded: LoadedInput, frame: pd.DataFrame, **changes) -> LoadedInput:
     """The same input with another frame (and other fields where given)."""
-    return replace(loaded, frame=frame.reset_index(drop=True), **changes)
+    return replace(loaded, data=frame.reset_index(drop=True), **changes)
 
 
 def failures_of(loaded: LoadedInput, ruleset: Ruleset, **options) -> tuple[str, ...]:
@@ -216,7 +216,7 @@ def test_more_than_ten_offenders_are_cut_with_an_ellipsis(
     frame["area_code"] = [f"0180C{n:04d}" for n in range(4000, 4020)]
     frame["municipality_code"] = "0180"
     frame["voters"] = frame["eligible_voters"] + 10
-    loaded = replace(valid, frame=frame, row_numbers=None, notes=())
+    loaded = replace(valid, data=frame, row_numbers=None, notes=())
     failures = failures_of(loaded, replace(ruleset, division=_form_only(ruleset)))
     (line,) = failures
     head, codes = line.split(": 0180C4000")

@@ -26,11 +26,13 @@ import stat
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from areascreen import contract, paths
 from areascreen.errors import AreascreenError, InputError
@@ -147,9 +149,13 @@ class ParseProblem:
 
 @dataclass(frozen=True)
 class LoadedInput:
-    """A table read into the input contract, with everything learned while reading it."""
+    """A table read into the input contract, with everything learned while reading it.
 
-    frame: pd.DataFrame
+    `data` is the table as read: Arrow where the reader could keep it so (Parquet), else a
+    pandas frame; `table` and `frame` give it in either form, converted once when asked.
+    """
+
+    data: pd.DataFrame | pa.Table
     path: Path
     file_format: str
     encoding: str | None
@@ -160,16 +166,45 @@ class LoadedInput:
     row_label: str = "row"
     columns: InputColumns = DEFAULT_COLUMNS
 
+    @property
+    def rows(self) -> int:
+        """How many rows the table holds."""
+        return self.data.num_rows if isinstance(self.data, pa.Table) else len(self.data)
+
+    @property
+    def column_names(self) -> list[str]:
+        """The table's columns, in order."""
+        return [
+            str(c)
+            for c in (
+                self.data.column_names if isinstance(self.data, pa.Table) else self.data.columns
+            )
+        ]
+
+    @cached_property
+    def table(self) -> pa.Table:
+        """The table as Arrow (counts as int64 with nulls, text as strings)."""
+        if isinstance(self.data, pa.Table):
+            return self.data
+        return pa.Table.from_pandas(self.data, preserve_index=False)
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        """The table as pandas: text as `str`, counts as nullable `Int64`."""
+        if isinstance(self.data, pd.DataFrame):
+            return self.data
+        return self.data.to_pandas(types_mapper=_nullable_integer_dtype_or_none)
+
     def source_rows(self) -> np.ndarray:
-        """Where each frame row is in the file: CSV line or sheet row (header = 1)."""
+        """Where each row is in the file: CSV line or sheet row (header = 1)."""
         if self.row_numbers is not None:
             return self.row_numbers
-        return np.arange(2, len(self.frame) + 2, dtype=np.int64)
+        return np.arange(2, self.rows + 2, dtype=np.int64)
 
     def problem_cells(self) -> pd.DataFrame:
-        """Boolean frame, one column per frame column: True where a cell did not convert."""
-        names = [str(c) for c in self.frame.columns]
-        cells = np.zeros((len(self.frame), len(names)), dtype=bool)
+        """Boolean frame, one column per table column: True where a cell did not convert."""
+        names = self.column_names
+        cells = np.zeros((self.rows, len(names)), dtype=bool)
         if self.parse_problems:
             positions = pd.Index(self.source_rows()).get_indexer(
                 [p.row for p in self.parse_problems]
@@ -637,8 +672,11 @@ def _library_problem(exc: BaseException) -> str:
 def _read_parquet(
     path: Path, data: bytes, decimal: str | None, columns: InputColumns, limits: ReadLimits
 ) -> LoadedInput:
-    """Read a Parquet file into the contract: its row count is checked before its data."""
-    import pyarrow as pa
+    """Read a Parquet file into the contract: its row count is checked before its data.
+
+    Columns whose Parquet type already fits the contract (integers for counts, strings for
+    text) stay in Arrow; any other column is converted cell by cell as from a spreadsheet.
+    """
     import pyarrow.parquet as pq
 
     name = path.name
@@ -650,23 +688,102 @@ def _read_parquet(
         raise InputError(f"{name}: not a readable Parquet file: {_library_problem(exc)}") from exc
     if rows > limits.max_rows:
         raise _over_limit(name, f"the file has {rows:,} rows", "max_rows", limits.max_rows)
-    positions, _ = _header_positions(name, header, columns)
-    wanted = sorted(set(positions.values()))
+    positions, ignored = _header_positions(name, header, columns)
     try:
-        table = parquet.read(use_pandas_metadata=False)
-        cells = {i: _arrow_to_series(table.column(i)) for i in wanted}
+        table = parquet.read(
+            columns=[header[positions[c]] for c in columns.all], use_pandas_metadata=False
+        )
     except Exception as exc:
         raise InputError(f"{name}: not a readable Parquet file: {_library_problem(exc)}") from exc
-    empty = pd.Series([], dtype=object)
-    series = [cells.get(i, empty) for i in range(len(header))]
-    raw = _RawTable(header, series, np.arange(1, rows + 1, dtype=np.int64), "row")
-    return _finish(path, "parquet", None, raw, decimal or ".", (), columns)
+    row_numbers = np.arange(1, rows + 1, dtype=np.int64)
+    converted, problems, notes = convert_arrow_columns(
+        dict(zip(columns.all, table.columns, strict=True)), decimal or ".", row_numbers, columns
+    )
+    return LoadedInput(
+        data=converted,
+        path=path,
+        file_format="parquet",
+        encoding=None,
+        column_map_used={header[i]: target for target, i in positions.items()},
+        notes=_ignored_note([header[i] for i in ignored]) + notes,
+        parse_problems=problems,
+        row_numbers=row_numbers,
+        row_label="row",
+        columns=columns,
+    )
+
+
+def convert_arrow_columns(
+    cells_by_name: Mapping[str, pa.ChunkedArray],
+    decimal: str,
+    rows: np.ndarray,
+    columns: InputColumns = DEFAULT_COLUMNS,
+) -> tuple[pa.Table, tuple[ParseProblem, ...], tuple[str, ...]]:
+    """The needed columns from Arrow columns: (table, parse problems, notes)."""
+    converted: dict[str, pa.ChunkedArray] = {}
+    problems: list[ParseProblem] = []
+    notes: list[str] = []
+    order = columns.all
+    for column in order:
+        cells = _plain_values(cells_by_name[column])
+        kept = _arrow_text(cells) if column in columns.text else _arrow_counts(cells)
+        if kept is not None:
+            converted[column], bad = kept
+            problems.extend(
+                ParseProblem(int(rows[i]), column, str(cells[int(i)].as_py())) for i in bad
+            )
+            continue
+        series = _arrow_to_series(cells)
+        if column in columns.text:
+            values, flagged, note = _text_cells(column, series)
+            notes.extend(note)
+        else:
+            values, flagged = to_integers(series, decimal)
+        converted[column] = pa.chunked_array([pa.Array.from_pandas(values)])
+        problems.extend(_problems(column, series, flagged, rows))
+    problems.sort(key=lambda p: (p.row, order.index(p.column)))
+    return pa.table(converted), tuple(problems), tuple(notes)
+
+
+def _plain_values(cells: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A dictionary-encoded column as its values."""
+    if pa.types.is_dictionary(cells.type):
+        return cells.cast(cells.type.value_type)
+    return cells
+
+
+def _arrow_text(cells: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray] | None:
+    """A string column as text, empty = missing; None for any other type."""
+    kind = cells.type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        return None
+    empty = pc.equal(cells, "")
+    if pc.any(empty).as_py():
+        cells = pc.if_else(empty, pa.scalar(None, kind), cells)
+    return cells, np.empty(0, dtype=np.int64)
+
+
+def _arrow_counts(cells: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray] | None:
+    """An integer column as int64 with the cells beyond 15 digits flagged and left missing;
+    None for any other type."""
+    kind = cells.type
+    if not pa.types.is_integer(kind):
+        return None
+    limit = pa.scalar(MAX_COUNT, pa.uint64() if kind == pa.uint64() else pa.int64())
+    too_big = pc.greater(cells, limit)
+    if pa.types.is_signed_integer(kind):
+        too_big = pc.or_(too_big, pc.less(cells, -MAX_COUNT))
+    too_big = pc.fill_null(too_big, False)
+    bad = np.flatnonzero(too_big.to_numpy(zero_copy_only=False))
+    if len(bad):
+        cells = pc.if_else(too_big, pa.scalar(None, kind), cells)
+    # Every value left has at most 15 digits, so the cast is exact; unchecked, it does not
+    # look at the values under the cells just made missing.
+    return cells.cast(pa.int64(), safe=False), bad
 
 
 def _arrow_to_series(column: object) -> pd.Series:
     """One Arrow column as pandas: integers as nullable integers, so no value passes a float."""
-    import pyarrow as pa
-
     kind = column.type
     if pa.types.is_dictionary(kind):
         column = column.cast(kind.value_type)
@@ -682,6 +799,11 @@ def _arrow_to_series(column: object) -> pd.Series:
 def _nullable_integer_dtype(kind: object) -> object:
     """The pandas nullable integer dtype of an Arrow integer type."""
     return pd.api.types.pandas_dtype(str(kind).replace("u", "U").replace("int", "Int"))
+
+
+def _nullable_integer_dtype_or_none(kind: pa.DataType) -> object:
+    """The nullable pandas dtype of an Arrow integer type; None (the default) for others."""
+    return _nullable_integer_dtype(kind) if pa.types.is_integer(kind) else None
 
 
 # --- Excel -------------------------------------------------------------------------------------
@@ -944,7 +1066,7 @@ def _finish(
     by_name = {target: raw.cells[i] for target, i in positions.items()}
     frame, problems, more_notes = convert_columns(by_name, decimal, raw.row_numbers, columns)
     return LoadedInput(
-        frame=frame,
+        data=frame,
         path=path,
         file_format=file_format,
         encoding=encoding,
@@ -1098,9 +1220,9 @@ def _number_text(value: object) -> object:
 
 def check_year(loaded: LoadedInput, year: int) -> None:
     """Refuse a file whose statistics are for another year than the one screened."""
-    if "year" not in loaded.frame.columns:
+    if "year" not in loaded.column_names:
         return
-    years = sorted(set(loaded.frame["year"].dropna().astype(int)))
+    years = sorted(y for y in pc.unique(loaded.table.column("year")).to_pylist() if y is not None)
     if years and years != [year]:
         found = ", ".join(str(y) for y in years)
         raise InputError(f"{loaded.path.name}: the file holds year {found}, but {year} is screened")

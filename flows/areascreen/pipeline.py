@@ -299,10 +299,8 @@ def build_manifest(
             "sha256": input_sha256,
             "format": loaded.file_format,
             "encoding": loaded.encoding,
-            "rows": len(loaded.frame),
-            "rows_counted_nationally_only": 0
-            if data.national_only is None
-            else len(data.national_only),
+            "rows": loaded.rows,
+            "rows_counted_nationally_only": data.national_only_rows,
             "notes": list(loaded.notes),
         },
         "ruleset": {

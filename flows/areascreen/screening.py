@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from areascreen.db import connect, fetch_table
 from areascreen.errors import InputError
@@ -28,6 +29,7 @@ RESULT_SOURCES: Mapping[str, str] = {
     "area_criteria": "published_area_criteria",
     "national_averages": "published_national_averages",
 }
+PER_AREA_RESULTS: tuple[str, ...] = ("area_results", "area_criteria")
 
 
 @dataclass(frozen=True)
@@ -35,13 +37,20 @@ class ScreeningInput:
     """A loaded input, the rows that count only nationally, and its synthetic mark if any."""
 
     loaded: LoadedInput
-    national_only: pd.DataFrame | None = None
+    national_only: pa.Table | pd.DataFrame | None = None
     synthetic_note: str | None = None
 
     @property
     def rows(self) -> int:
         """How many areas the input holds."""
-        return len(self.loaded.frame)
+        return self.loaded.rows
+
+    @property
+    def national_only_rows(self) -> int:
+        """How many rows count in the national totals only."""
+        if self.national_only is None:
+            return 0
+        return len(self.national_only)
 
 
 def read_input(
@@ -62,26 +71,28 @@ def read_input(
 def split_national_only(data: ScreeningInput, ruleset: Ruleset) -> ScreeningInput:
     """Set apart the rows the division counts nationally only (e.g. collection districts)."""
     column = ruleset.division.national_only_when_zero
-    frame = data.loaded.frame
-    if column is None or column not in frame.columns:
+    if column is None or column not in data.loaded.column_names:
         return data
-    national = (frame[column] == 0).fillna(False).to_numpy(dtype=bool)
-    if not national.any():
+    table = data.loaded.table
+    national = pc.fill_null(pc.equal(table.column(column), 0), False)
+    count = pc.sum(national).as_py() or 0
+    if not count:
         return data
+    keep = ~national.to_numpy(zero_copy_only=False)
     rows = data.loaded.source_rows()
-    kept = set(rows[~national].tolist())
+    kept = set(rows[keep].tolist())
     loaded = replace(
         data.loaded,
-        frame=frame.loc[~national].reset_index(drop=True),
-        row_numbers=rows[~national],
+        data=table.filter(pc.invert(national)),
+        row_numbers=rows[keep],
         parse_problems=tuple(p for p in data.loaded.parse_problems if p.row in kept),
         notes=(
             *data.loaded.notes,
-            f"{int(national.sum())} rows with 0 {column} are no areas of the "
+            f"{count} rows with 0 {column} are no areas of the "
             f"{ruleset.division.label} division; they count in the national totals only",
         ),
     )
-    return replace(data, loaded=loaded, national_only=frame.loc[national].reset_index(drop=True))
+    return replace(data, loaded=loaded, national_only=table.filter(national))
 
 
 def read_election_input(path: Path, ruleset: Ruleset, *, year: int | None) -> ScreeningInput:
@@ -100,7 +111,7 @@ def read_election_input(path: Path, ruleset: Ruleset, *, year: int | None) -> Sc
     frame = _typed(result.districts, columns.text, columns.integers)
     national = _typed(result.national_only, columns.text, columns.integers)
     loaded = LoadedInput(
-        frame=frame,
+        data=frame,
         path=path,
         file_format="election_authority_xlsx",
         encoding=None,
@@ -126,7 +137,7 @@ def from_frame(data: pd.DataFrame | pa.Table, ruleset: Ruleset, name: str) -> Sc
     if missing:
         raise InputError(f"{name}: missing required columns: {', '.join(missing)}")
     loaded = LoadedInput(
-        frame=_typed(frame, columns.text, columns.integers),
+        data=_typed(frame, columns.text, columns.integers),
         path=Path(name),
         file_format="table",
         encoding=None,
@@ -138,20 +149,27 @@ def from_frame(data: pd.DataFrame | pa.Table, ruleset: Ruleset, name: str) -> Sc
 
 def screen_into(con: duckdb.DuckDBPyConnection, data: ScreeningInput, ruleset: Ruleset) -> None:
     """Flag every area and roll up to municipalities, leaving the tables in `con`."""
-    load_areas(con, data.loaded.frame, ruleset, data.national_only)
+    load_areas(con, data.loaded.table, ruleset, data.national_only)
     flag_areas(con, ruleset)
     roll_up(con, ruleset)
 
 
 def result_tables(
-    con: duckdb.DuckDBPyConnection, *, with_criteria: bool = True
+    con: duckdb.DuckDBPyConnection, *, with_criteria: bool = True, with_areas: bool = True
 ) -> dict[str, pa.Table]:
-    """The screening's result tables, in their published form. The long table of every area
-    and criterion (`area_criteria`, computed when read) is left out without `with_criteria`."""
+    """The screening's result tables, in their published form. The per-area tables are the
+    large ones: `area_results` (sorted by area code, with each area's smallest margin) is left
+    out without `with_areas`, the long table of every area and criterion (`area_criteria`,
+    computed when read) without `with_criteria`."""
+    left_out = set()
+    if not with_areas:
+        left_out |= set(PER_AREA_RESULTS)
+    if not with_criteria:
+        left_out.add("area_criteria")
     return {
         name: fetch_table(con, source)
         for name, source in RESULT_SOURCES.items()
-        if with_criteria or name != "area_criteria"
+        if name not in left_out
     }
 
 

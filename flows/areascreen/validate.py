@@ -292,10 +292,9 @@ def input_check(
 
 
 def input_arrow(loaded: LoadedInput) -> pa.Table:
-    """The loaded frame as Arrow, with each row's place in the file as `source_row`."""
-    frame = loaded.frame
+    """The loaded table as Arrow, with each row's place in the file as `source_row`."""
     try:
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = loaded.table
     except (pa.ArrowException, ValueError, TypeError) as exc:
         raise AreascreenError(
             f"{_label(loaded.path.name)}: the table read from the file cannot be checked: {exc}"
