@@ -9,7 +9,9 @@ from pathlib import Path
 import openpyxl
 import pyarrow as pa
 import pytest
+from openpyxl.cell import WriteOnlyCell
 
+from areascreen import excel
 from areascreen.excel import (
     COLUMNS_SHEET,
     EXCEL_MAX_CELL_TEXT,
@@ -215,3 +217,51 @@ def test_a_screening_s_tables_all_fit_the_workbook(tmp_path):
     codes = tables["eligible_municipalities"]["municipality_code"].to_pylist()
     assert [row[0] for row in eligible[1:]] == codes
     assert all(isinstance(row[4], int) for row in eligible[1:])
+
+
+def openpyxl_sheet_xml(path: Path, header: list[str], rows: list[list]) -> str:
+    """The sheet openpyxl writes, cell by cell, for the header and values of one table."""
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet("t")
+    excel._prepare(sheet, header)
+    sheet.append(excel._header(sheet, header))
+    for row in rows:
+        cells = []
+        for value in row:
+            if isinstance(value, str) and (
+                excel.looks_like_formula(value) or value in excel.ERROR_CODES
+            ):
+                value = WriteOnlyCell(sheet, value=value)
+                value.data_type, value.quotePrefix = "s", True
+            cells.append(value)
+        sheet.append(cells)
+    excel._save(workbook, path)
+    return sheet_xml(path, 1)
+
+
+def test_rows_are_the_xml_openpyxl_writes_for_the_same_cells(tmp_path):
+    texts = ["=1+2", "#N/A", " lead", "trail ", "   ", "", "a&b<c>d\"e'", "line\nbreak", None]
+    floats = [1.5, 0.30000000000000004, None, float("nan"), -0.0, 1e-300, 1e300, 2 / 3, 1e16]
+    table = pa.table(
+        {
+            "text": texts,
+            "n": pa.array([1, None, 10**15 - 1, 0, -1, 7, 8, 9, 10], pa.int64()),
+            "f": floats,
+            "b": [True, False, None] * 3,
+            "l": [["a", "b"], [], None, ["=x"], ["1"], ["x"], None, ["a&b"], ["y"]],
+        }
+    )
+    path = write_workbook({"t": table}, tmp_path)
+    yes_no = {True: "yes", False: "no", None: None}
+    expected_rows = [
+        [
+            text,
+            n,
+            None if f is None or f != f else f,
+            yes_no[b],
+            None if items is None else ", ".join(items),
+        ]
+        for text, n, f, b, items in zip(*table.to_pydict().values(), strict=True)
+    ]
+    reference = openpyxl_sheet_xml(tmp_path / "reference.xlsx", table.column_names, expected_rows)
+    assert sheet_xml(path, 1) == reference

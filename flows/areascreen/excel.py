@@ -5,6 +5,10 @@ numbers, booleans are `yes`/`no`, and text that a spreadsheet would run as a for
 as text with Excel's quote prefix. The workbook is written with openpyxl in write-only mode, so
 memory stays flat however long a table is, and with fixed timestamps, so a rerun writes the same
 bytes. A table longer than a sheet can hold continues on further sheets; nothing is cut off.
+
+openpyxl writes each sheet's frame (properties, column widths, frozen header, the bold header
+row); the rows of a table are serialised column by column into the XML openpyxl would write for
+the same cells, batch by batch, and put into the sheet's file between the header and the tail.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -112,26 +117,14 @@ class _Cells:
         value = _xml_text(value)
         if not (looks_like_formula(value) or value in ERROR_CODES):
             return value
+        return self.quoted_cell(value)
+
+    def quoted_cell(self, value: str) -> Any:
+        """A cell holding text Excel would take for a formula or an error, as text."""
         cell = WriteOnlyCell(self.sheet, value=value)
         cell.data_type = "s"
         cell.quotePrefix = True
         return cell
-
-    def column(self, column: pa.Array, name: str, first_row: int) -> list[Any]:
-        """The cells of one column; first_row is the table row of its first value (1-based)."""
-        kind, values = column.type, column.to_pylist()
-        if pa.types.is_boolean(kind):
-            return [None if v is None else ("yes" if v else "no") for v in values]
-        if pa.types.is_integer(kind):
-            return [_integer(v) for v in values]
-        if pa.types.is_floating(kind):
-            return [_decimal(v) for v in values]
-        if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-            values = [None if v is None else ", ".join(map(str, v)) for v in values]
-        return [
-            None if v is None else self.text(str(v), name, first_row + offset)
-            for offset, v in enumerate(values)
-        ]
 
 
 def _integer(value: int | None) -> int | str | None:
@@ -177,17 +170,118 @@ def _parts(table: pa.Table, max_rows: int) -> Iterator[tuple[int, pa.Table]]:
         yield part, table.slice(start, max_rows)
 
 
-def _write_rows(sheet: WriteOnlyWorksheet, cells: _Cells, part: pa.Table, first_row: int) -> None:
-    """Append a slice of a table to a sheet, one batch of rows at a time."""
-    offset = first_row
-    for batch in part.to_batches(max_chunksize=65_536):
-        columns = [
-            cells.column(column, name, offset)
-            for column, name in zip(batch.columns, batch.schema.names, strict=True)
+class _RowsXml:
+    """A table's rows as the sheet XML openpyxl writes for them: `<row>` elements of inline
+    strings and numbers, empty cells left out, quote-prefixed text with its cell style.
+
+    A cell is `<c r="B7"` followed by what its value makes of it (its ending), so a column is
+    turned into endings first, once per distinct text, and then into cells."""
+
+    def __init__(self, cells: _Cells) -> None:
+        self.cells = cells
+        self.quoted_style: str | None = None
+
+    def text_ending(self, value: str, column: str, row: int) -> str:
+        """The ending of a text cell that Excel shows as written: never a formula, never cut
+        short; `row` is the table row (1-based) named when the text is too long."""
+        if len(value) > EXCEL_MAX_CELL_TEXT:
+            _too_long(self.cells.table, column, row, len(value))
+        value = _xml_text(value)
+        if looks_like_formula(value) or value in ERROR_CODES:
+            return f' s="{self.quoted_style_id()}"' + _string_ending(value)
+        return _string_ending(value)
+
+    def quoted_style_id(self) -> str:
+        """The workbook's style of quote-prefixed text, registered on first use."""
+        if self.quoted_style is None:
+            self.quoted_style = str(self.cells.quoted_cell("=").style_id)
+        return self.quoted_style
+
+    def endings(self, column: pa.Array, name: str, table_row: int) -> list[str | None]:
+        """The ending of each value's cell, None for an empty cell; `table_row` is the table
+        row (1-based) of the first value."""
+        kind, values = column.type, column.to_pylist()
+        if pa.types.is_boolean(kind):
+            yes, no = _string_ending("yes"), _string_ending("no")
+            return [None if v is None else yes if v else no for v in values]
+        if pa.types.is_integer(kind):
+            return [_number_ending(_integer(v)) for v in values]
+        if pa.types.is_floating(kind):
+            return [_number_ending(_decimal(v)) for v in values]
+        if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            values = [None if v is None else ", ".join(map(str, v)) for v in values]
+        seen: dict[str, str] = {}
+        endings: list[str | None] = []
+        for offset, value in enumerate(values):
+            if value is None:
+                endings.append(None)
+                continue
+            text = str(value)
+            if text not in seen:
+                seen[text] = self.text_ending(text, name, table_row + offset)
+            endings.append(seen[text])
+        return endings
+
+    def column(
+        self, column: pa.Array, name: str, index: int, first: int, table_row: int
+    ) -> list[str]:
+        """The cells of the index-th column (1-based), `first` being the sheet row of its first
+        value, `table_row` its table row."""
+        letter = get_column_letter(index)
+        return [
+            "" if ending is None else f'<c r="{letter}{row}"{ending}'
+            for row, ending in enumerate(self.endings(column, name, table_row), first)
         ]
-        for row in zip(*columns, strict=True):
-            sheet.append(row)
-        offset += batch.num_rows
+
+
+def _string_ending(value: str) -> str:
+    """The ending of a text cell as openpyxl writes it: empty text as an empty cell, outer
+    whitespace kept."""
+    if not value:
+        return ' t="inlineStr" />'
+    stripped = value.strip()
+    space = ' xml:space="preserve"' if stripped and stripped != value else ""
+    return f' t="inlineStr"><is><t{space}>{escape(value)}</t></is></c>'
+
+
+def _number_ending(value: float | str | None) -> str | None:
+    """The ending of a number cell (16 significant digits, as openpyxl writes them), of a text
+    cell for a number written as text, or None for an empty cell."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _string_ending(value)
+    return f' t="n"><v>{value:.16g}</v></c>'
+
+
+def _rows_xml(rows: _RowsXml, part: pa.Table, first_table_row: int) -> Iterator[str]:
+    """The XML of a slice of a table below its header, one batch of rows at a time."""
+    sheet_row, table_row = 2, first_table_row
+    names = part.schema.names
+    for batch in part.to_batches(max_chunksize=65_536) if names else ():
+        columns = [
+            rows.column(column, name, index, sheet_row, table_row)
+            for index, (column, name) in enumerate(zip(batch.columns, names, strict=True), 1)
+        ]
+        numbers = range(sheet_row, sheet_row + batch.num_rows)
+        yield "".join(
+            f'<row r="{number}">{"".join(cells)}</row>'
+            for number, cells in zip(numbers, zip(*columns, strict=True), strict=True)
+        )
+        sheet_row += batch.num_rows
+        table_row += batch.num_rows
+
+
+def _write_rows(sheet: WriteOnlyWorksheet, cells: _Cells, part: pa.Table, first_row: int) -> None:
+    """Close a sheet holding its header row and put the slice's rows into its file after it."""
+    sheet.close()
+    path = Path(sheet._writer.out)
+    written = path.read_text(encoding="utf-8")
+    head, tail = written.rsplit("</sheetData>", 1)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        handle.write(head)
+        handle.writelines(_rows_xml(_RowsXml(cells), part, first_row))
+        handle.write("</sheetData>" + tail)
 
 
 def _check_text_lengths(name: str, table: pa.Table) -> None:
@@ -237,7 +331,8 @@ def _abandon(workbook: Workbook) -> None:
     """Close the sheets of a workbook that will not be saved and remove their temporary files."""
     for sheet in workbook.worksheets:
         try:
-            sheet.close()
+            if not sheet.closed:
+                sheet.close()
             sheet._writer.cleanup()
         except Exception:  # best effort on the way out of a failure
             continue
