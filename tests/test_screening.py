@@ -304,3 +304,82 @@ def test_result_tables_are_the_published_forms():
     ]
     assert "area_id" not in tables["area_results"].column_names
     assert tables["national_averages"]["numerator_total"].type == "int64"
+
+
+@pytest.mark.parametrize(
+    "ruleset_file",
+    [
+        "2018.toml",
+        "2018-relative.toml",
+        "2018-denmark-style.toml",
+        "2018-delmos-style.toml",
+        "2018-index-scb-style.toml",
+        "statistical and rank thresholds",
+    ],
+)
+@pytest.mark.parametrize("borderline_persons", [0, 3, 40])
+def test_area_results_gather_every_borderline_row_however_wide_the_margin(
+    ruleset_file: str, borderline_persons: int
+) -> None:
+    """40_area_results reads only the rows crossed, unknown or near their threshold: every row
+    the full margin computation calls borderline must be among them, and the area masks must
+    equal those recomputed from every row of area_criteria."""
+    import dataclasses
+
+    from areascreen.paths import DATA_DIR, DEFAULT_INPUT
+    from areascreen.ruleset import load_ruleset
+
+    rules = (
+        statistical_ruleset()
+        if ruleset_file == "statistical and rank thresholds"
+        else load_ruleset(DATA_DIR / "rulesets" / ruleset_file)
+    )
+    rules = dataclasses.replace(
+        rules,
+        selection=dataclasses.replace(rules.selection, borderline_persons=borderline_persons),
+    )
+    con = screened(pd.read_parquet(DEFAULT_INPUT), rules)
+    missed = con.execute(
+        "SELECT count(*) FROM area_criteria WHERE borderline AND NOT near_threshold"
+    ).fetchone()[0]
+    assert missed == 0
+    borderline_rows = con.execute("SELECT count(*) FROM area_criteria WHERE borderline").fetchone()[
+        0
+    ]
+    if borderline_persons == 40 and rules.criteria:
+        assert borderline_rows > 100  # the test would be empty otherwise
+    recomputed = con.execute(
+        """
+        SELECT count(*) FROM area_results
+        JOIN (
+            SELECT area_id,
+                sum(CAST(1 AS BIGINT) << (criterion_id - 1)) FILTER (WHERE crossed) AS crossed,
+                sum(CAST(1 AS BIGINT) << (criterion_id - 1)) FILTER (WHERE borderline) AS near
+            FROM area_criteria GROUP BY area_id
+        ) AS every_row USING (area_id)
+        WHERE area_results.crossed_mask IS DISTINCT FROM coalesce(every_row.crossed, 0)
+            OR area_results.criteria_crossed <> bit_count(coalesce(every_row.crossed, 0))
+        """
+    ).fetchone()[0]
+    assert recomputed == 0
+
+
+def statistical_ruleset() -> Ruleset:
+    """The 2018 ruleset with standard-deviation thresholds (weighted and not) and a rank one."""
+    import tomllib
+
+    from areascreen.paths import ruleset_path
+    from areascreen.ruleset import parse_ruleset
+
+    document = tomllib.loads(ruleset_path(2018).read_text(encoding="utf-8"))
+    thresholds = [
+        {"kind": "standard_deviations", "value": 1.0, "weighted": False},
+        {"kind": "standard_deviations", "value": 0.5, "weighted": True},
+        {"kind": "rank_share_of_areas", "share": 10.0},
+        {"kind": "standard_deviations", "value": 1.5, "weighted": False},
+    ]
+    for criterion, threshold in zip(document["criteria"], thresholds, strict=True):
+        criterion["threshold"] = threshold
+        criterion.pop("published_national_average", None)
+    document["selection"]["criteria_required"] = 1
+    return parse_ruleset(document, ruleset_path(2018))
