@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from markupsafe import Markup, escape
 
@@ -305,8 +306,11 @@ def criteria_figures(
 
 def combined_rule(ruleset: Ruleset, area_results: pa.Table, messages: Messages) -> dict[str, Any]:
     """Screened areas by the number of criteria crossed, or by index class."""
-    rows = [r for r in area_results.to_pylist() if r["selection_status"] != UNSCREENED]
     by_index = ruleset.selection.method == "index" and ruleset.index is not None
+    columns = ["selection_status", "selected", "index_class" if by_index else "criteria_crossed"]
+    rows = [
+        r for r in area_results.select(columns).to_pylist() if r["selection_status"] != UNSCREENED
+    ]
     if by_index:
         buckets = [str(n) for n in range(1, ruleset.index.classes + 1)]  # type: ignore[union-attr]
         key = "index_class"
@@ -342,10 +346,21 @@ def combined_rule(ruleset: Ruleset, area_results: pa.Table, messages: Messages) 
 # --- areas explained ----------------------------------------------------------------------------
 
 
+# The columns of area_criteria that explain an area.
+EXPLAINING_COLUMNS = (
+    "area_code", "criterion", "crossed", "rate", "threshold", "margin_pp", "margin_persons",
+)  # fmt: skip
+# The columns of area_results an explained area shows.
+AREA_COLUMNS = (
+    "area_code", "area_name", "municipality_code", "population", "selection_status",
+    "index_value", "index_class", "selected", "borderline", "smallest_margin_persons",
+)  # fmt: skip
+
+
 def criteria_by_area(area_criteria: pa.Table) -> dict[str, dict[str, dict[str, Any]]]:
-    """Area code to criterion name to its row."""
+    """Area code to criterion name to its row (the columns that explain an area)."""
     by_area: dict[str, dict[str, dict[str, Any]]] = {}
-    for row in area_criteria.to_pylist():
+    for row in area_criteria.select(list(EXPLAINING_COLUMNS)).to_pylist():
         by_area.setdefault(row["area_code"], {})[row["criterion"]] = row
     return by_area
 
@@ -436,7 +451,7 @@ def explained_areas(
             strict=True,
         )
     )
-    areas = tables["area_results"].to_pylist()
+    areas = tables["area_results"].select(list(AREA_COLUMNS)).to_pylist()
     selected = [a for a in areas if a["selected"]]
     near = sorted(
         (a for a in areas if is_near(ruleset, a, by_area.get(a["area_code"], {}))), key=near_order
@@ -459,6 +474,11 @@ def explained_areas(
     }
 
 
+def borderline_rows(table: pa.Table, columns: list[str]) -> list[dict[str, Any]]:
+    """The rows of a table whose `borderline` is true, in order, with the columns given."""
+    return table.filter(pc.fill_null(table["borderline"], False)).select(columns).to_pylist()
+
+
 def borderline_areas(
     ruleset: Ruleset, tables: Mapping[str, pa.Table], messages: Messages
 ) -> dict[str, Any]:
@@ -466,13 +486,14 @@ def borderline_areas(
     lang = messages.language
     labels = {c.name: c.indicator.label(lang) for c in ruleset.criteria}
     deciding: dict[str, list[str]] = {}
-    for row in tables["area_criteria"].to_pylist():
-        if row["borderline"]:
-            text = f"{labels.get(row['criterion'], row['criterion'])} ({integer(row['margin_persons'])})"
-            deciding.setdefault(row["area_code"], []).append(text)
-    areas = sorted(
-        (a for a in tables["area_results"].to_pylist() if a["borderline"]), key=near_order
-    )
+    for row in borderline_rows(
+        tables["area_criteria"], ["area_code", "criterion", "margin_persons"]
+    ):
+        text = (
+            f"{labels.get(row['criterion'], row['criterion'])} ({integer(row['margin_persons'])})"
+        )
+        deciding.setdefault(row["area_code"], []).append(text)
+    areas = sorted(borderline_rows(tables["area_results"], list(AREA_COLUMNS)), key=near_order)
     selected = sum(1 for a in areas if a["selected"])
     return {
         "count": len(areas),
