@@ -51,6 +51,9 @@ EXACT_INTEGER_LIMIT = 10**15
 # Zip entries carry this time, so the workbook's bytes depend on its content only.
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 HEADER_FONT = Font(bold=True)
+# Rows serialised and written at a time: enough to amortise the per-column work, few enough
+# that the text held in memory stays small.
+ROWS_PER_WRITE = 4_096
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
 Labels = Mapping[str, str]
@@ -258,7 +261,7 @@ def _rows_xml(rows: _RowsXml, part: pa.Table, first_table_row: int) -> Iterator[
     """The XML of a slice of a table below its header, one batch of rows at a time."""
     sheet_row, table_row = 2, first_table_row
     names = part.schema.names
-    for batch in part.to_batches(max_chunksize=65_536) if names else ():
+    for batch in part.to_batches(max_chunksize=ROWS_PER_WRITE) if names else ():
         columns = [
             rows.column(column, name, index, sheet_row, table_row)
             for index, (column, name) in enumerate(zip(batch.columns, names, strict=True), 1)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from areascreen.errors import AreascreenError
@@ -294,16 +295,23 @@ def _text_cell(value: Any) -> str:
 def _csv_column(column: pa.Array, style: CsvStyle) -> list[str]:
     """One column's cells as CSV text: integers as integers, floats in full precision."""
     _, decimal_mark, _ = CSV_STYLES[style]
-    kind, values = column.type, column.to_pylist()
+    kind = column.type
+    if pa.types.is_integer(kind):
+        return pc.fill_null(pc.cast(column, pa.string()), "").to_pylist()
+    values = column.to_pylist()
     if pa.types.is_boolean(kind):
         return ["" if v is None else ("true" if v else "false") for v in values]
-    if pa.types.is_integer(kind):
-        return ["" if v is None else str(v) for v in values]
     if pa.types.is_floating(kind):
         text = _float_formatter(decimal_mark)
         return [text(v) for v in values]
     quote = _quoted(CSV_STYLES[style][0])
-    return ["" if v is None else quote(_text_cell(v)) for v in values]
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        return ["" if v is None else quote(_text_cell(v)) for v in values]
+    cells: dict[str | None, str] = {None: ""}
+    for value in values:
+        if value not in cells:
+            cells[value] = quote(_text_cell(value))
+    return [cells[v] for v in values]
 
 
 def write_csv(table: pa.Table, path: Path, csv_style: CsvStyle = "standard") -> Path:
