@@ -201,3 +201,21 @@ def test_data_docs_work_in_chromium_with_the_network_blocked(
     assert blocked == []
     assert [url for url in failed if not url.endswith(".map")] == []
     page.close()
+
+
+def test_pages_are_rendered_by_views_sharing_compiled_templates(publication: Path) -> None:
+    from great_expectations.render.view import DefaultJinjaPageView
+
+    cached = datadocs.cached_view("CachedJinjaPageView")
+    assert cached.templates.store, "the gates' pages were rendered by the cached view"
+    compiled = len(cached.templates.store)
+    block = {
+        "content_block_type": "string_template",
+        "string_template": {"template": "$value & more", "params": {"value": "<x>"}},
+    }
+    expected = DefaultJinjaPageView().render_content_block({}, block)
+    assert "&lt;x&gt; & more" in expected
+    assert [cached().render_content_block({}, block) for _ in range(2)] == [expected] * 2
+    assert len(cached.templates.store) <= compiled + 1
+    index_view = datadocs.cached_view("CachedJinjaIndexPageView")
+    assert index_view.templates.store and index_view.templates is not cached.templates

@@ -12,6 +12,10 @@ bootstrap-datepicker, Vega, bootstrap-dark): `install_npm_assets` (`python -m
 areascreen.datadocs`) fetches those with `npm pack`, checks their integrity and keeps the
 needed files in a cache folder. A library whose files are not at hand keeps its CDN link, and
 a warning names the command that installs it.
+
+The pages are rendered by GX's Jinja views; `VIEW_CLASSES` are those views with one in-memory
+bytecode cache per view class, so a template is compiled once per process, not once per view,
+site and gate (GX gives every view an environment of its own).
 """
 
 from __future__ import annotations
@@ -29,7 +33,11 @@ import tarfile
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Any
+
+import jinja2
 
 ASSETS_FOLDER = "assets"
 GX_STATIC_FOLDER = "static"
@@ -211,6 +219,60 @@ _REFERENCE = re.compile(r"""\b(?P<attr>src|href)=(?P<q>["'])(?P<url>[^"']*)(?P=q
 _CSS_URL = re.compile(r"""url\((?P<q>['"]?)(?P<url>https?://[^'")]+)(?P=q)\)""")
 _SECURITY = re.compile(r"""\s+(?:integrity|crossorigin)(?:=(?:"[^"]*"|'[^']*'|[^\s>]+))?""", re.I)
 _GX_STATIC = re.compile(r"^(?:\./|(?:\.\./)*)static/images/(?P<file>[^?#]+)")
+
+
+# --- the views GX renders the pages with -------------------------------------------------------
+
+# The GX view each cached view derives from, by the name GX loads it under from this module.
+VIEW_CLASSES = {
+    "CachedJinjaPageView": "DefaultJinjaPageView",
+    "CachedJinjaIndexPageView": "DefaultJinjaIndexPageView",
+}
+
+
+class MemoryBytecodeCache(jinja2.BytecodeCache):
+    """Compiled templates kept in memory; jinja checks each against its source's checksum."""
+
+    def __init__(self) -> None:
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        """Fill the bucket from the store, when the template was compiled before."""
+        if bucket.key in self.store:
+            bucket.bytecode_from_string(self.store[bucket.key])
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        """Keep a newly compiled template."""
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+def view_settings(name: str) -> dict[str, str]:
+    """The site builder setting that renders with the cached view `name`."""
+    return {"module_name": __name__, "class_name": name}
+
+
+@cache
+def cached_view(name: str) -> type:
+    """A GX Jinja view class whose environments share one bytecode cache."""
+    from great_expectations.render import view
+
+    base = getattr(view, VIEW_CLASSES[name])
+    templates = MemoryBytecodeCache()
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        base.__init__(self, *args, **kwargs)
+        self.env.bytecode_cache = templates
+
+    return type(
+        name, (base,), {"__init__": __init__, "__module__": __name__, "templates": templates}
+    )
+
+
+def __getattr__(name: str) -> type:
+    """The cached views, made when GX loads them (GX is imported only by a gate)."""
+    if name in VIEW_CLASSES:
+        return cached_view(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- where the files are -----------------------------------------------------------------------

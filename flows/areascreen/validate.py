@@ -573,7 +573,14 @@ def _context(docs_dir: Path | None):
         docs_dir.mkdir(parents=True, exist_ok=True)
         sites[DOCS_SITE] = {
             "class_name": "SiteBuilder",
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "site_index_builder": {
+                "class_name": "DefaultSiteIndexBuilder",
+                "view": datadocs.view_settings("CachedJinjaIndexPageView"),
+            },
+            "site_section_builders": {
+                section: {"view": datadocs.view_settings("CachedJinjaPageView")}
+                for section in ("expectations", "validations", "profiling")
+            },
             "store_backend": {
                 "class_name": "TupleFilesystemStoreBackend",
                 "base_directory": str(docs_dir.resolve()),
