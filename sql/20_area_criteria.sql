@@ -1,6 +1,6 @@
 -- area_criteria: a view with one row per area and criterion: the counts, the rate, the threshold
 -- the area is compared with, whether it crosses it, and by how much (in percentage points and in
--- persons). It is computed when read, never stored: 40_area_results aggregates it in one pass,
+-- persons). It is computed when read, never stored: 40_area_results gathers the rows it needs,
 -- and the publication reads it once more.
 -- A crossing that criteria.borderline_persons persons or fewer could flip is borderline.
 -- near_threshold is a cheap test that holds for every borderline row (the rate lies within

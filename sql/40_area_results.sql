@@ -1,4 +1,4 @@
--- area_results: one row per area: how many criteria it crosses, its composite index class when
+-- area_selection and the view area_results: one row per area: how many criteria it crosses, its composite index class when
 -- the ruleset has an index, whether it is selected and why not, and whether the selection is
 -- borderline (one criterion within criteria.borderline_persons persons of flipping would
 -- change it).
@@ -12,7 +12,10 @@
 -- evaluated and not crossed, and not borderline, which is what an area without such rows has.
 -- An unknown (suppressed) criterion counts as not crossed; when it alone could have made the
 -- difference, the area is 'undetermined_suppressed' rather than not selected.
-CREATE OR REPLACE TABLE area_results AS
+-- area_selection holds the results as numbers and flags only; the view area_results adds the
+-- area's codes and name (from areas) and its crossed criteria by name (from
+-- crossed_combinations, one row per distinct combination of crossed criteria).
+CREATE OR REPLACE TABLE area_selection AS
 WITH rules AS (
     SELECT
         count(*) AS criteria_used,
@@ -35,7 +38,9 @@ flags AS (
 ),
 masks AS (
     SELECT
-        areas.*,
+        areas.area_id,
+        areas.municipality_id,
+        areas.population,
         coalesce(flags.crossed_mask, 0) AS crossed_mask,
         coalesce(flags.unknown_mask, 0) AS unknown_mask,
         rules.all_mask & ~coalesce(flags.crossed_mask, 0) & ~coalesce(flags.unknown_mask, 0)
@@ -50,16 +55,6 @@ masks AS (
     CROSS JOIN rules
     LEFT JOIN flags ON flags.area_id = areas.area_id
     LEFT JOIN area_index ON area_index.area_id = areas.area_id
-),
--- The crossed criteria by name, once per distinct combination rather than once per area.
-mask_names AS (
-    SELECT
-        combinations.crossed_mask,
-        coalesce(string_agg(criteria.criterion, ', ' ORDER BY criteria.criterion_id), '')
-            AS crossed_criteria
-    FROM (SELECT DISTINCT crossed_mask FROM masks) AS combinations
-    LEFT JOIN criteria ON (combinations.crossed_mask >> (criteria.criterion_id - 1)) & 1 = 1
-    GROUP BY combinations.crossed_mask
 ),
 joined AS (
     SELECT
@@ -76,7 +71,6 @@ joined AS (
             AS borderline_optional_crossed,
         bit_count(borderline_mask & failed_mask & ~required_mask) AS borderline_optional_failed
     FROM masks
-    INNER JOIN mask_names USING (crossed_mask)
 ),
 classified AS (
     SELECT
@@ -100,17 +94,11 @@ classified AS (
 SELECT
     area_id,
     municipality_id,
-    area_code,
-    area_name,
-    municipality_code,
-    county_code,
-    year,
     population,
     CAST(criteria_used AS BIGINT) AS criteria_used,
     CAST(criteria_evaluated AS BIGINT) AS criteria_evaluated,
     CAST(criteria_crossed AS BIGINT) AS criteria_crossed,
     CAST(criteria_used - criteria_evaluated AS BIGINT) AS criteria_suppressed,
-    crossed_criteria,
     crossed_mask,
     index_value,
     index_score,
@@ -128,3 +116,38 @@ SELECT
             AND required_unknown = 0 AND optional_crossed + 1 >= $criteria_required)
     ) AS borderline
 FROM classified;
+
+CREATE OR REPLACE TABLE crossed_combinations AS
+SELECT
+    combinations.crossed_mask,
+    coalesce(string_agg(criteria.criterion, ', ' ORDER BY criteria.criterion_id), '')
+        AS crossed_criteria
+FROM (SELECT DISTINCT crossed_mask FROM area_selection) AS combinations
+LEFT JOIN criteria ON (combinations.crossed_mask >> (criteria.criterion_id - 1)) & 1 = 1
+GROUP BY combinations.crossed_mask;
+
+CREATE OR REPLACE VIEW area_results AS
+SELECT
+    areas.area_id,
+    areas.municipality_id,
+    areas.area_code,
+    areas.area_name,
+    areas.municipality_code,
+    areas.county_code,
+    areas.year,
+    areas.population,
+    area_selection.criteria_used,
+    area_selection.criteria_evaluated,
+    area_selection.criteria_crossed,
+    area_selection.criteria_suppressed,
+    crossed_combinations.crossed_criteria,
+    area_selection.crossed_mask,
+    area_selection.index_value,
+    area_selection.index_score,
+    area_selection.index_class,
+    area_selection.selected,
+    area_selection.selection_status,
+    area_selection.borderline
+FROM area_selection
+INNER JOIN areas ON areas.area_id = area_selection.area_id
+INNER JOIN crossed_combinations ON crossed_combinations.crossed_mask = area_selection.crossed_mask;

@@ -10,70 +10,72 @@
 --   $spread_sd: the population-weighted standard deviation of the index among the municipality's
 --     screened areas is at least this many standard deviations above its mean over the
 --     municipalities (NULL when not used).
--- Parameters: those above and $minimum_population. Reads area_results, criteria and
--- municipalities (the reference list).
+-- Parameters: those above and $minimum_population. Reads area_selection, criteria,
+-- municipality_keys and municipalities (the reference list).
 CREATE OR REPLACE TABLE municipality_results AS
 WITH totals AS (
     SELECT
-        municipality_code,
+        municipality_id,
         count(*) AS areas,
         CAST(sum(population) AS BIGINT) AS population,
         count(*) FILTER (WHERE selected) AS selected_areas,
         CAST(coalesce(sum(population) FILTER (WHERE selected), 0) AS BIGINT)
             AS population_in_selected_areas,
         count(*) FILTER (WHERE borderline AND selected) AS borderline_selected_areas
-    FROM area_results
-    GROUP BY municipality_code
+    FROM area_selection
+    GROUP BY municipality_id
 ),
 criteria_counts AS (
     SELECT
-        area_results.municipality_code,
-        string_agg(criteria.criterion || ': ' || count_selected, ', '
+        per_criterion.municipality_id,
+        string_agg(criteria.criterion || ': ' || per_criterion.count_selected, ', '
             ORDER BY criteria.criterion_id) AS criteria_in_selected_areas
     FROM (
         SELECT
-            area_results.municipality_code,
+            area_selection.municipality_id,
             criteria.criterion_id,
             count(*) AS count_selected
-        FROM area_results
+        FROM area_selection
         INNER JOIN criteria
-            ON (area_results.crossed_mask >> (criteria.criterion_id - 1)) & 1 = 1
-        WHERE area_results.selected
+            ON (area_selection.crossed_mask >> (criteria.criterion_id - 1)) & 1 = 1
+        WHERE area_selection.selected
         GROUP BY ALL
-    ) AS area_results
-    INNER JOIN criteria ON criteria.criterion_id = area_results.criterion_id
-    GROUP BY area_results.municipality_code
+    ) AS per_criterion
+    INNER JOIN criteria ON criteria.criterion_id = per_criterion.criterion_id
+    GROUP BY per_criterion.municipality_id
 ),
 index_moments AS (
     SELECT
-        municipality_code,
+        municipality_id,
         sum(population * index_value) / nullif(sum(population), 0) AS mean_index,
         sum(population) AS weight
-    FROM area_results
+    FROM area_selection
     WHERE index_value IS NOT NULL AND population >= $minimum_population
-    GROUP BY municipality_code
+    GROUP BY municipality_id
 ),
 index_spread AS (
     SELECT
-        area_results.municipality_code,
-        sqrt(sum(area_results.population
-            * power(area_results.index_value - index_moments.mean_index, 2))
+        area_selection.municipality_id,
+        sqrt(sum(area_selection.population
+            * power(area_selection.index_value - index_moments.mean_index, 2))
             / nullif(any_value(index_moments.weight), 0)) AS index_spread
-    FROM area_results
-    INNER JOIN index_moments ON index_moments.municipality_code = area_results.municipality_code
-    WHERE area_results.index_value IS NOT NULL AND area_results.population >= $minimum_population
-    GROUP BY area_results.municipality_code
+    FROM area_selection
+    INNER JOIN index_moments ON index_moments.municipality_id = area_selection.municipality_id
+    WHERE area_selection.index_value IS NOT NULL AND area_selection.population >= $minimum_population
+    GROUP BY area_selection.municipality_id
 ),
 measured AS (
     SELECT
-        totals.*,
+        municipality_keys.municipality_code,
+        totals.* EXCLUDE (municipality_id),
         100.0 * totals.population_in_selected_areas / nullif(totals.population, 0)
             AS share_of_population_in_selected_areas,
         coalesce(criteria_counts.criteria_in_selected_areas, '') AS criteria_in_selected_areas,
         index_spread.index_spread
     FROM totals
-    LEFT JOIN criteria_counts ON criteria_counts.municipality_code = totals.municipality_code
-    LEFT JOIN index_spread ON index_spread.municipality_code = totals.municipality_code
+    INNER JOIN municipality_keys ON municipality_keys.municipality_id = totals.municipality_id
+    LEFT JOIN criteria_counts ON criteria_counts.municipality_id = totals.municipality_id
+    LEFT JOIN index_spread ON index_spread.municipality_id = totals.municipality_id
 ),
 relative AS (
     SELECT

@@ -462,9 +462,11 @@ def test_inconsistent_outputs_fail_with_one_line_per_problem(
     (municipality, areas) = con.sql(
         "SELECT municipality_code, areas FROM municipality_results WHERE municipality_code = '0180'"
     ).fetchall()[0]
-    con.execute("UPDATE area_results SET selected = false WHERE area_code = ?", selected)
-    con.execute("UPDATE area_results SET selection_status = 'skipped' WHERE area_code = ?", other)
-    con.execute("UPDATE area_results SET criteria_used = 3 WHERE area_code = ?", third)
+    # area_results is a view: the results themselves are in area_selection, keyed by area_id.
+    where = "WHERE area_id = (SELECT area_id FROM areas WHERE area_code = ?)"
+    con.execute(f"UPDATE area_selection SET selected = false {where}", selected)
+    con.execute(f"UPDATE area_selection SET selection_status = 'skipped' {where}", other)
+    con.execute(f"UPDATE area_selection SET criteria_used = 3 {where}", third)
     con.execute(
         "UPDATE municipality_results SET areas = areas + 1 WHERE municipality_code = '0180'"
     )
