@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -230,22 +231,39 @@ def screen_variants(
     return fetch_table(con, "sensitivity_municipalities")
 
 
-def _names(rows: pd.DataFrame) -> str:
+Row = dict[str, Any]
+
+
+def _names(rows: Sequence[Row]) -> str:
     """'0180 Stockholm, 1280 Malmö' for the rows given."""
     return ", ".join(
-        f"{code} {name}" if isinstance(name, str) else code
-        for code, name in zip(rows["municipality_code"], rows["municipality_name"], strict=True)
+        f"{row['municipality_code']} {row['municipality_name']}"
+        if isinstance(row["municipality_name"], str)
+        else row["municipality_code"]
+        for row in rows
     )
 
 
+def _by(rows: Sequence[Row], column: str) -> dict[Any, list[Row]]:
+    """The rows grouped by a column's value, each group in the rows' order (nulls left out)."""
+    groups: dict[Any, list[Row]] = {}
+    for row in rows:
+        if row[column] is not None:
+            groups.setdefault(row[column], []).append(row)
+    return groups
+
+
 def summarise_variants(
-    ruleset: Ruleset, variants: Sequence[Variant], results: pd.DataFrame
+    ruleset: Ruleset, variants: Sequence[Variant], results: Sequence[Row]
 ) -> pa.Table:
     """One row per variant: its thresholds, selected areas and eligible municipalities."""
+    by_variant = _by(results, "variant_id")
     rows = []
     for variant in variants:
-        own = results[results["variant_id"] == variant.variant_id]
-        eligible = own[own["eligible"]]
+        own = by_variant.get(variant.variant_id, [])
+        eligible = [r for r in own if r["eligible"]]
+        entered = [r for r in own if r["change"] == "entered"]
+        left = [r for r in own if r["change"] == "left"]
         rows.append(
             {
                 "variant_id": variant.variant_id,
@@ -256,13 +274,13 @@ def summarise_variants(
                 "effect": variant.effect,
                 "thresholds": thresholds_text(ruleset, variant.thresholds),
                 "changed_thresholds": thresholds_text(ruleset, variant.thresholds, changed=True),
-                "selected_areas": int(own["selected_areas"].sum()),
+                "selected_areas": sum(r["selected_areas"] or 0 for r in own),
                 "eligible_municipalities": len(eligible),
-                "entered": int((own["change"] == "entered").sum()),
-                "left": int((own["change"] == "left").sum()),
-                "eligible_codes": eligible["municipality_code"].tolist(),
-                "entered_municipalities": _names(own[own["change"] == "entered"]),
-                "left_municipalities": _names(own[own["change"] == "left"]),
+                "entered": len(entered),
+                "left": len(left),
+                "eligible_codes": [r["municipality_code"] for r in eligible],
+                "entered_municipalities": _names(entered),
+                "left_municipalities": _names(left),
             }
         )
     return pa.Table.from_pylist(rows, schema=VARIANTS_SCHEMA)
@@ -286,22 +304,23 @@ def changes_table(variants: Sequence[Variant], results: pd.DataFrame) -> pa.Tabl
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
-def stability_table(variants: Sequence[Variant], results: pd.DataFrame) -> pa.Table:
+def stability_table(variants: Sequence[Variant], results: Sequence[Row]) -> pa.Table:
     """Per municipality eligible in the baseline or any variant: the share of variants eligible."""
     labels = {v.variant_id: v.label for v in variants}
-    others = results[results["variant_id"] != 0]
+    others = _by([r for r in results if r["variant_id"] != 0], "municipality_code")
     counted = len(variants) - 1
     rows = []
-    for code, own in others.groupby("municipality_code", sort=True):
-        baseline = bool(own["eligible_baseline"].iloc[0])
-        eligible = int(own["eligible"].sum())
+    for code in sorted(others):
+        own = others[code]
+        baseline = bool(own[0]["eligible_baseline"])
+        eligible = sum(bool(r["eligible"]) for r in own)
         if not baseline and eligible == 0:
             continue
-        differing = own[own["eligible"] != baseline]["variant_id"]
+        differing = [r["variant_id"] for r in own if r["eligible"] != baseline]
         rows.append(
             {
                 "municipality_code": code,
-                "municipality_name": own["municipality_name"].iloc[0],
+                "municipality_name": own[0]["municipality_name"],
                 "eligible_baseline": baseline,
                 "variants_eligible": eligible,
                 "variants": counted,
@@ -333,13 +352,13 @@ def run_sensitivity(
     check_screened_with(con, ruleset)
     variants = build_variants(ruleset, deltas)
     long = screen_variants(con, ruleset, variants)
-    results = long.to_pandas()
+    rows = long.to_pylist()
     return SensitivityResult(
         deltas=tuple(float(d) for d in normalise_deltas(deltas)),
-        variants=summarise_variants(ruleset, variants, results),
+        variants=summarise_variants(ruleset, variants, rows),
         variant_municipalities=long,
-        variant_changes=changes_table(variants, results),
-        municipality_stability=stability_table(variants, results),
+        variant_changes=changes_table(variants, long.to_pandas()),
+        municipality_stability=stability_table(variants, rows),
     )
 
 
