@@ -203,7 +203,11 @@ class _RowsXml:
     def endings(self, column: pa.Array, name: str, table_row: int) -> list[str | None]:
         """The ending of each value's cell, None for an empty cell; `table_row` is the table
         row (1-based) of the first value."""
-        kind, values = column.type, column.to_pylist()
+        kind = column.type
+        if pa.types.is_integer(kind) and _all_exact(column):
+            digits = pc.cast(column, pa.string()).to_pylist()
+            return [None if v is None else f' t="n"><v>{v}</v></c>' for v in digits]
+        values = column.to_pylist()
         if pa.types.is_boolean(kind):
             yes, no = _string_ending("yes"), _string_ending("no")
             return [None if v is None else yes if v else no for v in values]
@@ -235,6 +239,13 @@ class _RowsXml:
             "" if ending is None else f'<c r="{letter}{row}"{ending}'
             for row, ending in enumerate(self.endings(column, name, table_row), first)
         ]
+
+
+def _all_exact(column: pa.Array) -> bool:
+    """Whether every integer of a column is an Excel number written with all its digits."""
+    limits = pc.min_max(column)
+    low, high = limits["min"].as_py(), limits["max"].as_py()
+    return low is None or (abs(low) < EXACT_INTEGER_LIMIT and abs(high) < EXACT_INTEGER_LIMIT)
 
 
 def _string_ending(value: str) -> str:
