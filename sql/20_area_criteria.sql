@@ -51,14 +51,14 @@ WITH joined AS (
         ON ranks.area_id = area_indicators.area_id
         AND ranks.criterion_id = criteria.criterion_id
 ),
--- The threshold count T = b d / a: an estimate in floating point, then corrected by one where
--- the exact products say so, so floor(T) is exact without integer division. Products are
--- taken in 64-bit integers where a64/b64 are given, in 128-bit integers otherwise.
+-- The threshold count T = b d / a: where a64/b64 are given, floor(T) by integer division in
+-- 64 bits; otherwise an estimate in floating point, corrected by one where the exact 128-bit
+-- products say so, so floor(T) is exact without a 128-bit division.
 approximated AS (
     SELECT
         *,
         CASE
-            WHEN NOT known THEN NULL
+            WHEN NOT known OR a64 IS NOT NULL THEN NULL
             WHEN a IS NOT NULL THEN b_over_a * denominator
             WHEN kind = 'standard_deviations' THEN threshold_rate * denominator / 100
         END AS approximate
@@ -89,10 +89,11 @@ judged AS (
             ELSE numerator * a < b * denominator
         END AS crossed,
         CASE
+            WHEN NOT known THEN NULL
+            -- In 64 bits, floor(T) by integer division (// truncates towards zero).
+            WHEN a64 IS NOT NULL THEN (b64 * denominator) // a64
+                - CASE WHEN (b64 * denominator) % a64 < 0 THEN 1 ELSE 0 END
             WHEN clear THEN estimate
-            WHEN a64 IS NOT NULL THEN estimate
-                - CASE WHEN estimate * a64 > b64 * denominator THEN 1 ELSE 0 END
-                + CASE WHEN (estimate + 1) * a64 <= b64 * denominator THEN 1 ELSE 0 END
             ELSE estimate
                 - CASE WHEN estimate * a > b * denominator THEN 1 ELSE 0 END
                 + CASE WHEN (estimate + 1) * a <= b * denominator THEN 1 ELSE 0 END
@@ -104,8 +105,8 @@ whole AS (
     SELECT
         *,
         CASE
+            WHEN a64 IS NOT NULL THEN (b64 * denominator) % a64 = 0
             WHEN clear THEN FALSE
-            WHEN a64 IS NOT NULL THEN threshold_floor * a64 = b64 * denominator
             ELSE threshold_floor * a = b * denominator
         END AS threshold_whole
     FROM judged

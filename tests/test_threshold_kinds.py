@@ -307,3 +307,89 @@ def test_rows_counted_nationally_only_move_the_national_average():
     assert (average, extra_rows) == (pytest.approx(220 / 800 * 100), 1)  # 27.5 %
     assert crossed(con) == [C]  # 27.5 + 5 = 32.5 %
     assert con.execute("SELECT count(*) FROM area_results").fetchone() == (6,)
+
+
+def _margin_by_search(numerator: int, denominator: int, limit, above: bool) -> int:
+    """How many persons must change status, one at a time, for the crossing to flip."""
+    from fractions import Fraction
+
+    def crosses(n: int) -> bool:
+        rate = Fraction(100 * n, denominator)
+        return rate > limit if above else rate < limit
+
+    start = crosses(numerator)
+    toward = -1 if start == above else 1
+    steps = 1
+    while crosses(numerator + toward * steps) == start:
+        steps += 1
+    return steps
+
+
+def test_margins_in_persons_equal_a_search_one_person_at_a_time() -> None:
+    """The margin of every area, for absolute and national-difference thresholds in both
+    directions and at thresholds with up to four decimals, is the number of persons found by
+    moving one person at a time; several areas lie exactly on their threshold."""
+    from fractions import Fraction
+
+    from hypothesis import example, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=60, deadline=None)
+    # National 1 / 15 = 6.67 %, the threshold 10 points below it is -3.33 %: a negative
+    # threshold count, whose floor integer division alone would get wrong.
+    @example(counts=[(1, 10), (0, 5)], value=Fraction(10), direction="below", relative=True)
+    @given(
+        counts=st.lists(
+            st.tuples(st.integers(0, 400), st.integers(1, 400)).map(lambda t: (min(t), max(t))),
+            min_size=1,
+            max_size=12,
+        ),
+        value=st.one_of(
+            st.integers(1, 99).map(Fraction),
+            st.integers(1, 9_999).map(lambda v: Fraction(v, 100)),
+            st.integers(1, 999_999).map(lambda v: Fraction(v, 10_000)),
+        ),
+        direction=st.sampled_from(["above", "below"]),
+        relative=st.booleans(),
+    )
+    def check(counts, value, direction, relative) -> None:
+        codes = [f"0180C{1000 + i}" for i in range(len(counts))]
+        rows = pd.DataFrame(
+            {
+                "area_code": codes,
+                "area_name": codes,
+                "municipality_code": "0180",
+                "year": 2018,
+                "population": 1000,
+                "long_term_unemployed": [n for n, _ in counts],
+                "population_16_64": [d for _, d in counts],
+            }
+        )
+        for name in ("year", "population", "long_term_unemployed", "population_16_64"):
+            rows[name] = rows[name].astype("Int64")
+        points = float(value) % 50
+        threshold = (
+            {"kind": "national_difference", "points": round(points, 4)}
+            if relative
+            else round(float(value), 4)
+        )
+        rules = ruleset(
+            {"direction": direction, "threshold": threshold},
+            selection={"minimum_population": 0},
+        )
+        con = duckdb.connect()
+        load_areas(con, rows, rules)
+        flag_areas(con, rules)
+        roll_up(con, rules)
+        national = Fraction(sum(n for n, _ in counts) * 100, sum(d for _, d in counts))
+        if relative:
+            step = Fraction(str(round(points, 4)))
+            limit = national + step if direction == "above" else national - step
+        else:
+            limit = Fraction(str(round(float(value), 4)))
+        found = column(con, "margin_persons", "published_area_criteria")
+        for code, (n, d) in zip(codes, counts, strict=True):
+            expected = _margin_by_search(n, d, limit, direction == "above")
+            assert found[code] == expected, (code, n, d, limit, direction)
+
+    check()
