@@ -140,3 +140,64 @@ def test_the_log_file_holds_the_run(tmp_path: Path, capsys):
     text = log.read_text(encoding="utf-8")
     assert "Loaded 5984 areas" in text and "Published" in text
     assert f"Published {tmp_path / '2018'}" in text
+
+
+LOADED_LIBRARIES = """
+import sys
+from areascreen.cli import main
+code = main(sys.argv[1:])
+print(code, *(name in sys.modules for name in ("great_expectations", "matplotlib", "prefect")))
+"""
+
+
+def libraries_loaded(tmp_path: Path, *arguments: str) -> tuple[str, ...]:
+    """Exit code of a command in a fresh interpreter, and whether it loaded GX, matplotlib and
+    Prefect."""
+    import os
+    import subprocess
+    import sys
+
+    environment = {**os.environ, "GX_ANALYTICS_ENABLED": "False"}
+    environment.pop("PREFECT_API_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED_LIBRARIES, "-q", *arguments],
+        capture_output=True, text=True, cwd=tmp_path, env=environment, check=True, timeout=300,
+    )  # fmt: skip
+    return tuple(done.stdout.split()[-4:])
+
+
+@pytest.mark.slow
+def test_gx_is_loaded_only_to_validate_and_matplotlib_only_to_render_a_report(tmp_path: Path):
+    out = str(tmp_path / "reports")
+    assert libraries_loaded(tmp_path, "sensitivity", "--delta", "1") == (
+        "0", "False", "False", "False",
+    )  # fmt: skip
+    assert libraries_loaded(tmp_path, "validate", str(DEFAULT_INPUT)) == (
+        "0", "True", "False", "False",
+    )  # fmt: skip
+    assert libraries_loaded(tmp_path, "run", "--engine", "plain", "--out", out) == (
+        "0", "True", "True", "False",
+    )  # fmt: skip
+    assert libraries_loaded(tmp_path, "allocate", "--out", out) == (
+        "0", "False", "False", "False",
+    )  # fmt: skip
+
+
+def test_the_prefect_engine_without_a_server_says_one_is_started(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    import areascreen.flow
+
+    class NoServer(Exception):
+        """Raised instead of starting a server."""
+
+    def screening(**parameters: object) -> None:
+        raise NoServer
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr(areascreen.flow, "screening", screening)
+    with pytest.raises(NoServer):
+        main(["run", "--engine", "prefect", "--dry-run"])
+    (note,) = [line for line in capsys.readouterr().err.splitlines() if "WARNING" in line]
+    assert "PREFECT_API_URL is not set: starting a temporary Prefect server" in note
+    assert "start one with `prefect server start`" in note
