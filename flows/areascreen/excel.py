@@ -13,6 +13,7 @@ the same cells, batch by batch, and put into the sheet's file between the header
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import zipfile
@@ -200,21 +201,20 @@ class _RowsXml:
             self.quoted_style = str(self.cells.quoted_cell("=").style_id)
         return self.quoted_style
 
-    def endings(self, column: pa.Array, name: str, table_row: int) -> list[str | None]:
-        """The ending of each value's cell, None for an empty cell; `table_row` is the table
+    def endings(self, column: pa.Array, name: str, table_row: int) -> pa.Array:
+        """The ending of each value's cell, null for an empty cell; `table_row` is the table
         row (1-based) of the first value."""
         kind = column.type
         if pa.types.is_integer(kind) and _all_exact(column):
-            digits = pc.cast(column, pa.string()).to_pylist()
-            return [None if v is None else f' t="n"><v>{v}</v></c>' for v in digits]
-        values = column.to_pylist()
+            digits = pc.cast(column, pa.string())
+            return pc.binary_join_element_wise(' t="n"><v>', digits, "</v></c>", "")
         if pa.types.is_boolean(kind):
-            yes, no = _string_ending("yes"), _string_ending("no")
-            return [None if v is None else yes if v else no for v in values]
+            return pc.if_else(column, _string_ending("yes"), _string_ending("no"))
+        values = column.to_pylist()
         if pa.types.is_integer(kind):
-            return [_number_ending(_integer(v)) for v in values]
+            return pa.array([_number_ending(_integer(v)) for v in values], pa.string())
         if pa.types.is_floating(kind):
-            return [_number_ending(_decimal(v)) for v in values]
+            return pa.array([_decimal_ending(v) for v in values], pa.string())
         if pa.types.is_list(kind) or pa.types.is_large_list(kind):
             values = [None if v is None else ", ".join(map(str, v)) for v in values]
         seen: dict[str, str] = {}
@@ -227,18 +227,16 @@ class _RowsXml:
             if text not in seen:
                 seen[text] = self.text_ending(text, name, table_row + offset)
             endings.append(seen[text])
-        return endings
+        return pa.array(endings, pa.string())
 
     def column(
-        self, column: pa.Array, name: str, index: int, first: int, table_row: int
-    ) -> list[str]:
-        """The cells of the index-th column (1-based), `first` being the sheet row of its first
-        value, `table_row` its table row."""
-        letter = get_column_letter(index)
-        return [
-            "" if ending is None else f'<c r="{letter}{row}"{ending}'
-            for row, ending in enumerate(self.endings(column, name, table_row), first)
-        ]
+        self, column: pa.Array, name: str, index: int, rows: pa.Array, table_row: int
+    ) -> pa.Array:
+        """The cells of the index-th column (1-based), null where empty; `rows` holds the sheet
+        row numbers as text, `table_row` is the table row of the first value."""
+        opening = f'<c r="{get_column_letter(index)}'
+        endings = self.endings(column, name, table_row)
+        return pc.binary_join_element_wise(opening, rows, '"', endings, "")
 
 
 def _all_exact(column: pa.Array) -> bool:
@@ -268,20 +266,30 @@ def _number_ending(value: float | str | None) -> str | None:
     return f' t="n"><v>{value:.16g}</v></c>'
 
 
+def _decimal_ending(value: float | None) -> str | None:
+    """The ending of a float's cell: a number cell, text for an infinity, None for NaN."""
+    if value is None or value != value:
+        return None
+    if value in (math.inf, -math.inf):
+        return _string_ending("inf" if value > 0 else "-inf")
+    return f' t="n"><v>{value:.16g}</v></c>'
+
+
 def _rows_xml(rows: _RowsXml, part: pa.Table, first_table_row: int) -> Iterator[str]:
     """The XML of a slice of a table below its header, one batch of rows at a time."""
     sheet_row, table_row = 2, first_table_row
     names = part.schema.names
     for batch in part.to_batches(max_chunksize=ROWS_PER_WRITE) if names else ():
-        columns = [
-            rows.column(column, name, index, sheet_row, table_row)
+        numbers = pc.cast(pa.array(range(sheet_row, sheet_row + batch.num_rows)), pa.string())
+        cells = [
+            rows.column(column, name, index, numbers, table_row)
             for index, (column, name) in enumerate(zip(batch.columns, names, strict=True), 1)
         ]
-        numbers = range(sheet_row, sheet_row + batch.num_rows)
-        yield "".join(
-            f'<row r="{number}">{"".join(cells)}</row>'
-            for number, cells in zip(numbers, zip(*columns, strict=True), strict=True)
-        )
+        xml = pc.binary_join_element_wise(
+            '<row r="', numbers, '">', *cells, "</row>", "",
+            null_handling="replace", null_replacement="",
+        )  # fmt: skip
+        yield "".join(xml.to_pylist())
         sheet_row += batch.num_rows
         table_row += batch.num_rows
 
