@@ -734,12 +734,9 @@ def convert_arrow_columns(
             )
             continue
         series = _arrow_to_series(cells)
-        if column in columns.text:
-            values, flagged, note = _text_cells(column, series)
-            notes.extend(note)
-        else:
-            values, flagged = to_integers(series, decimal)
+        values, flagged, note = convert_cells(column, series, decimal, columns)
         converted[column] = pa.chunked_array([pa.Array.from_pandas(values)])
+        notes.extend(note)
         problems.extend(_problems(column, series, flagged, rows))
     problems.sort(key=lambda p: (p.row, order.index(p.column)))
     return pa.table(converted), tuple(problems), tuple(notes)
@@ -1092,15 +1089,22 @@ def convert_columns(
     order = columns.all
     for column in order:
         cells = cells_by_name[column].reset_index(drop=True)
-        if column in columns.text:
-            converted[column], bad, note = _text_cells(column, cells)
-            notes.extend(note)
-        else:
-            converted[column], bad = to_integers(cells, decimal)
+        converted[column], bad, note = convert_cells(column, cells, decimal, columns)
+        notes.extend(note)
         problems.extend(_problems(column, cells, bad, rows))
     problems.sort(key=lambda p: (p.row, order.index(p.column)))
     frame = pd.DataFrame(converted, columns=list(order), copy=False)
     return frame, tuple(problems), tuple(notes)
+
+
+def convert_cells(
+    column: str, cells: pd.Series, decimal: str, columns: InputColumns
+) -> tuple[pd.Series, np.ndarray, tuple[str, ...]]:
+    """One column's cells in the contract: (values, mask of cells that do not convert, notes)."""
+    if column in columns.text:
+        return _text_cells(column, cells)
+    values, bad = to_integers(cells, decimal)
+    return values, bad, ()
 
 
 def _problems(
