@@ -293,3 +293,50 @@ def test_problem_cells_mark_the_cells_that_did_not_convert(tmp_path: Path) -> No
         (0, contract.INPUT_COLUMNS.index("employed")),
         (1, contract.INPUT_COLUMNS.index("eligible_voters")),
     ]
+
+
+def test_typed_parquet_columns_stay_in_arrow_with_the_csv_readers_results(
+    tmp_path: Path, base: pd.DataFrame
+) -> None:
+    """Parquet columns whose types fit the contract are checked in Arrow: an empty text cell is
+    missing, dictionary-encoded text and narrow integers read as such, a count of 16 digits is
+    a parse problem, exactly as the same values written in a CSV file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(base, preserve_index=False)
+    names = table.column("area_name").to_pylist()
+    names[2] = ""
+    employed = table.column("employed").to_pylist()
+    employed[4] = 10**15
+    table = table.set_column(
+        table.schema.get_field_index("area_name"),
+        "area_name",
+        pa.array(names, pa.string()).dictionary_encode(),
+    )
+    table = table.set_column(
+        table.schema.get_field_index("employed"), "employed", pa.array(employed, pa.int64())
+    )
+    table = table.set_column(
+        table.schema.get_field_index("voters"),
+        "voters",
+        table.column("voters").cast(pa.int32()),
+    )
+    parquet = tmp_path / "typed.parquet"
+    pq.write_table(table, parquet)
+    loaded = read_area_statistics(parquet)
+    assert isinstance(loaded.data, pa.Table)
+    # Parquet rows are counted from 1, the first data row.
+    assert loaded.parse_problems == (ParseProblem(5, "employed", str(10**15)),)
+    assert loaded.frame["area_name"].isna().tolist() == [i == 2 for i in range(len(base))]
+    assert loaded.frame["employed"].isna().tolist() == [i == 4 for i in range(len(base))]
+    assert loaded.frame["voters"].tolist() == base["voters"].tolist()
+
+    written = base.copy()
+    written["area_name"] = names
+    written["employed"] = pd.array(employed, dtype="Int64")
+    csv = tmp_path / "typed.csv"
+    written.to_csv(csv, sep=";", index=False)
+    from_csv = read_area_statistics(csv)
+    assert [p.column for p in from_csv.parse_problems] == ["employed"]
+    pd.testing.assert_frame_equal(loaded.frame, from_csv.frame)
