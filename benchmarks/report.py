@@ -6,12 +6,13 @@ analysis) is kept as it is when the file is rewritten.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from benchmarks import MIXED_CONTENDER, SCREENING_CONTENDERS
 from benchmarks.contenders import PUBLISHED_AREA_STEP
-from benchmarks.endtoend import EndToEnd
+from benchmarks.endtoend import IMPORTED_LIBRARIES, EndToEnd
 from benchmarks.measure import Measurement
 from benchmarks.results import (
     BenchmarkResults,
@@ -264,20 +265,31 @@ def validation_table(results: BenchmarkResults) -> str:
     return table(header, rows, right_from=2)
 
 
-def end_to_end_table(end_to_end: EndToEnd) -> str:
-    """The cold command-line runs."""
-    walls = end_to_end.finished
-    failed = [m.status for m in end_to_end.runs if not m.ok]
-    row = [
-        str(len(end_to_end.runs)),
+def _cold_row(label: str, runs: list[Measurement]) -> list[str]:
+    walls = [m.wall_seconds for m in runs if m.ok]
+    failed = [m.status for m in runs if not m.ok]
+    return [
+        label,
+        str(len(runs)),
         seconds(min(walls)) if walls else "n/a",
-        seconds(end_to_end.median_seconds),
+        seconds(statistics.median(walls)) if walls else "n/a",
         seconds(max(walls)) if walls else "n/a",
-        megabytes(end_to_end.peak_rss_bytes),
+        megabytes(max((m.peak_rss_bytes for m in runs), default=0)),
         ", ".join(failed) or "none",
     ]
-    header = ["runs", "min (s)", "median (s)", "max (s)", "peak RSS (MB)", "failed"]
-    return table(header, [row], right_from=0)
+
+
+def end_to_end_table(end_to_end: EndToEnd) -> str:
+    """The cold command-line runs and the cold import-only processes."""
+    rows = [_cold_row("default run", end_to_end.runs)]
+    if end_to_end.imports:
+        rows.append(_cold_row("imports only", end_to_end.imports))
+    header = ["process", "runs", "min (s)", "median (s)", "max (s)", "peak RSS (MB)", "failed"]
+    table_text = table(header, rows, right_from=1)
+    ratio = end_to_end.ratio_to_imports
+    if ratio is None:
+        return table_text
+    return f"{table_text}\n\nThe default run takes {ratio:.2f}× the import-only process (medians)."
 
 
 def probe_table(probe: Measurement | None) -> str:
@@ -357,7 +369,9 @@ def render(results: BenchmarkResults) -> str:
     if results.end_to_end is not None:
         parts.append(
             "### End-to-end run, cold process\n\n`areascreen -q run --engine plain --out <new "
-            "folder>` on the default data (5,984 synthetic areas on the real DeSO codes).\n\n"
+            "folder>` on the default data (5,984 synthetic areas on the real DeSO codes), and "
+            "as its yardstick a process that only imports the libraries the run imports (`python "
+            f"-c 'import {', '.join(IMPORTED_LIBRARIES)}'`), the two alternating.\n\n"
             + end_to_end_table(results.end_to_end)
             + "\n\nThe same run inside one process, in parts:\n\n"
             + probe_table(results.end_to_end.probe)

@@ -73,3 +73,25 @@ def test_sizes_and_validation_layout() -> None:
     layout = validation_layout(10_000_000)
     assert layout.years * layout.areas >= 10_000_000
     assert layout.years <= 101 and layout.areas <= 99_010
+
+
+def test_the_end_to_end_target_is_the_run_over_an_import_only_process() -> None:
+    from benchmarks.endtoend import EndToEnd, import_only_command
+    from benchmarks.measure import OK, Measurement
+    from benchmarks.report import end_to_end_table
+    from benchmarks.results import _end_to_end_target
+
+    def cold(*walls: float) -> list[Measurement]:
+        return [Measurement(OK, wall, 200_000_000) for wall in walls]
+
+    within = EndToEnd(runs=cold(5.9, 6.0, 9.0), imports=cold(4.0, 4.1, 3.9))
+    target = _end_to_end_target(within)
+    assert target.met is True
+    assert target.measured.startswith("1.50× (6.00 s against 4.00 s")
+    beyond = EndToEnd(runs=cold(6.1), imports=cold(4.0))
+    assert _end_to_end_target(beyond).met is False
+    assert _end_to_end_target(EndToEnd(runs=cold(6.0))).met is None
+    text = end_to_end_table(within)
+    assert "| imports only | 3 | 3.90 | 4.00 | 4.10 |" in text
+    assert "1.50× the import-only process" in text
+    assert "great_expectations" in import_only_command()[-1]
