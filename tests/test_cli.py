@@ -95,6 +95,7 @@ def test_allocate_writes_every_requested_year(tmp_path: Path):
     command = ["-q", "allocate", "--years", "2018-2027", "--ruleset", rules, "--out", str(reports)]
     assert main(command) == 0
     table = pd.read_csv(reports / "allocation_2018_list_2018-2027.csv")
+    assert "data_note" not in table.columns  # the fixture areas are not synthetic
     totals = table.groupby("year")["amount"].sum().round(6).to_dict()
     assert totals == {2018: 425.0, 2019: 1350.0, **{year: 2200.0 for year in range(2020, 2028)}}
     # The same share every year, as in the published 2018 decision.

@@ -22,6 +22,7 @@ from areascreen import compare, paths
 from areascreen.compare import ComparisonError, compare_rulesets, register
 from areascreen.errors import AreascreenError, RulesetError
 from areascreen.screening import screen
+from areascreen.synthetic import synthetic_note
 from tests.fixture_areas import fixture_frame, fixture_ruleset
 
 ALL_FOUR = "fixture-all-four"
@@ -183,6 +184,12 @@ def test_command_on_the_default_data_with_the_input_gate(
     assert f"Written: {out.resolve() / 'comparison.html'}" in printed
     rows = _rows(out / "comparison.csv", "municipality_code")
     assert len(rows) == alone["municipality_results"].num_rows
+    # Made from the synthetic default data: every table says so on every row.
+    for name in ("comparison.csv", "comparison_areas.csv", "agreement.csv"):
+        with (out / name).open(encoding="utf-8", newline="") as handle:
+            notes = {row["data_note"] for row in csv.DictReader(handle)}
+        assert notes == {synthetic_note(paths.DEFAULT_INPUT)}
+    assert synthetic_note(out / "comparison_areas.parquet") == synthetic_note(paths.DEFAULT_INPUT)
     from_comparison = {c for c, r in rows.items() if r["eligible__segregation-grant-2018"] == "yes"}
     assert from_comparison == set(alone["eligible_municipalities"]["municipality_code"].to_pylist())
     looser = {c for c, r in rows.items() if r["eligible__three-of-four-2018"] == "yes"}

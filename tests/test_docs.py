@@ -95,9 +95,11 @@ def test_every_column_of_every_published_table_is_described(publication: Path):
     tables = sorted(p.stem for p in publication.glob("*.parquet"))
     assert len(tables) >= 8
     sections = table_sections()
+    # The opening part of the page describes what every table holds (the synthetic mark).
+    every_table = OUTPUTS_MD.read_text(encoding="utf-8").split("\n## ", 1)[0]
     missing: dict[str, list[str]] = {}
     for table in tables:
-        section = sections.get(table, "")
+        section = sections.get(table, "") + every_table
         columns = pq.read_schema(publication / f"{table}.parquet").names
         absent = [c for c in columns if f"`{c}`" not in section]
         if absent:

@@ -180,7 +180,10 @@ def recipients_from(eligible: pa.Table) -> list[Recipient]:
 def write_multi_year_allocation(
     *, year: int, years: Sequence[int], ruleset_path: Path, reports_dir: Path, output: Path | None
 ) -> Path:
-    """Allocate several years' budgets to a publication's list; write one CSV outside it."""
+    """Allocate several years' budgets to a publication's list; write one CSV outside it,
+    marked as synthetic in its first column when the list was made from synthetic input."""
+    from areascreen.synthetic import mark_synthetic, synthetic_note
+
     publication = reports_dir / str(year)
     eligible_path = publication / "eligible_municipalities.parquet"
     if not eligible_path.is_file():
@@ -195,5 +198,8 @@ def write_multi_year_allocation(
         ruleset.allocation,
     )
     path = output or reports_dir / f"allocation_{year}_list_{min(years)}-{max(years)}.csv"
-    grants_table(grants).to_pandas().to_csv(path, index=False, lineterminator="\n")
+    table = mark_synthetic({"grants": grants_table(grants)}, synthetic_note(eligible_path))[
+        "grants"
+    ]
+    table.to_pandas().to_csv(path, index=False, lineterminator="\n")
     return path

@@ -27,6 +27,7 @@ from areascreen.formatting import integer
 from areascreen.publish import write_csv
 from areascreen.ruleset import MunicipalityRule, Ruleset, load_ruleset
 from areascreen.screening import ScreeningInput, read_input, result_tables, screen_into
+from areascreen.synthetic import mark_synthetic
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "compare.html.j2"
@@ -414,20 +415,25 @@ def render_html(result: ComparisonResult) -> str:
 
 
 def write_outputs(result: ComparisonResult, folder: Path) -> tuple[Path, ...]:
-    """Write the comparison's files into the folder; an OS error names the file."""
+    """Write the comparison's files into the folder (tables from synthetic input marked so in
+    their first column); an OS error names the file."""
+    tables = mark_synthetic(
+        {"comparison": result.municipalities, "areas": result.areas, "agreement": result.agreement},
+        result.synthetic_note,
+    )
     written = []
     target = folder / "comparison.csv"
     try:
-        write_csv(result.municipalities, target)
+        write_csv(tables["comparison"], target)
         written.append(target)
         target = folder / "comparison_areas.csv"
-        write_csv(result.areas, target)
+        write_csv(tables["areas"], target)
         written.append(target)
         target = folder / "comparison_areas.parquet"
-        pq.write_table(result.areas, target, compression="zstd")
+        pq.write_table(tables["areas"], target, compression="zstd")
         written.append(target)
         target = folder / "agreement.csv"
-        write_csv(result.agreement, target)
+        write_csv(tables["agreement"], target)
         written.append(target)
         target = folder / "comparison.html"
         target.write_text(render_html(result), encoding="utf-8")

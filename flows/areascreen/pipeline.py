@@ -47,6 +47,7 @@ from areascreen.ruleset import Ruleset, load_ruleset
 from areascreen.screening import ScreeningInput, read_input, result_tables, screen_into
 from areascreen.sensitivity import run_sensitivity
 from areascreen.summary import render_summary
+from areascreen.synthetic import mark_synthetic
 
 T = TypeVar("T")
 StageRunner = Callable[..., Any]
@@ -351,9 +352,11 @@ def publish_stage(
 ) -> Path:
     """Publish stage: write every file to staging, then swap it into place.
 
-    A dry run swaps it into `dry-runs/<year>/` beside the publications instead, so its report is
-    kept where the run says, and the publication itself is left alone.
+    Tables made from synthetic input say so in their first column and in the Parquet files'
+    metadata. A dry run swaps it into `dry-runs/<year>/` beside the publications instead, so
+    its report is kept where the run says, and the publication itself is left alone.
     """
+    tables = mark_synthetic(tables, manifest.get("synthetic"))
     for name, table in tables.items():
         write_table(table, staging, name, csv_style=csv_style)  # type: ignore[arg-type]
     in_workbook = workbook_tables(tables)

@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import csv
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -492,6 +493,28 @@ def synthetic_note(path: Path) -> str | None:
         return None
     note = metadata.get(SYNTHETIC_NOTE_KEY, b"").decode("utf-8", errors="replace").strip()
     return note or SYNTHETIC_NOTE
+
+
+DATA_NOTE_COLUMN = "data_note"
+"""The first column of every table made from synthetic input: the input's synthetic note."""
+
+
+def mark_synthetic(tables: Mapping[str, pa.Table], note: str | None) -> dict[str, pa.Table]:
+    """The tables as made from synthetic input: each with the note as its first column
+    (`data_note`, on every row) and the synthetic mark in its schema metadata, which Parquet
+    files keep, so that `synthetic_note` finds it in them too. Without a note, unchanged."""
+    if not note:
+        return dict(tables)
+    marked = {}
+    for name, table in tables.items():
+        if DATA_NOTE_COLUMN in table.column_names:
+            table = table.drop_columns([DATA_NOTE_COLUMN])
+        column = pa.repeat(pa.scalar(note, pa.string()), table.num_rows)
+        with_note = table.add_column(0, DATA_NOTE_COLUMN, column)
+        metadata = {**(with_note.schema.metadata or {}), SYNTHETIC_KEY: b"true"}
+        metadata[SYNTHETIC_NOTE_KEY] = note.encode("utf-8")
+        marked[name] = with_note.replace_schema_metadata(metadata)
+    return marked
 
 
 def national_rates(frame: pd.DataFrame) -> dict[str, float]:
