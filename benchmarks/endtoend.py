@@ -19,7 +19,7 @@ from pathlib import Path
 from benchmarks.measure import Limits, Measurement, run_measured, run_worker
 
 # The libraries a plain default run imports: the data stack, the gates on DuckDB (GX through
-# SQLAlchemy and duckdb-engine), the templates, the workbook and the report's charts.
+# SQLAlchemy and duckdb-engine), the templates and the workbook.
 IMPORTED_LIBRARIES = (
     "pandas",
     "pyarrow.parquet",
@@ -28,7 +28,6 @@ IMPORTED_LIBRARIES = (
     "openpyxl",
     "great_expectations",
     "duckdb_engine",
-    "matplotlib.figure",
 )
 
 

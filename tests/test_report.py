@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from areascreen import db, paths, report
+from areascreen import charts, db, paths, report
 from areascreen.allocate import allocate_year, grants_table, recipients_from
 from areascreen.changes import compare_with
 from areascreen.flag import flag_areas, load_areas
@@ -280,9 +280,18 @@ def test_each_criterion_has_a_chart_and_the_number_of_areas_crossing(fixture_rep
 def test_counts_on_a_log_scale_so_the_tail_shows(fixture_report: str):
     chart = re.search(r'<figure data-criterion="employment_rate".*?</figure>', fixture_report, re.S)
     assert chart is not None
-    # symlog: the axis reads 0, 1, 10 (a single area's bar is as tall as a tenth of the axis).
-    assert report.symlog_counts.__doc__ and "logarithmic" in report.symlog_counts.__doc__
     assert re.search(r'aria-label="Employment rate: below 60 %"', chart.group(0))
+    # The fixture's 14 employment rates fall at most a few to a 2 pp bin: the count axis reads
+    # 0 and 1, and stops below 10.
+    ticks = re.findall(r'text-anchor="end" font-size="11.0">([^<]+)</text>', chart.group(0))
+    assert ticks == ["0", "1"]
+    # symlog: linear to 1, then a decade per unit, so 1 area is a tenth of 1,000's height.
+    assert charts.symlog(0.5) == 0.5 and charts.symlog(1) == 1 and charts.symlog(1000) == 4.0
+    assert charts.count_ticks(1600) == [0.0, 1.0, 10.0, 100.0, 1000.0]
+    assert charts.count_ticks(2.0) == [0.0, 1.0]
+    plot = charts.Plot(left=0, top=0, right=100, bottom=400)
+    scale = charts.count_scale(1000, plot)
+    assert (scale(0), scale(1), scale(10), scale(1000)) == (400, 300, 200, 0)
 
 
 def test_combined_rule_counts_areas_by_criteria_crossed(parsed: Page):
@@ -676,8 +685,15 @@ def column_values(page: Any, table_id: str, index: int) -> list[str]:
 
 CHART_BOXES = """svgs => svgs.map(svg => {
     const box = svg.getBoundingClientRect();
+    const texts = [...svg.querySelectorAll('text')];
+    const outside = texts.filter(t => {
+        const r = t.getBoundingClientRect();
+        return r.left < box.left - 1 || r.right > box.right + 1
+            || r.top < box.top - 1 || r.bottom > box.bottom + 1;
+    });
     return {width: box.width, height: box.height, viewBox: svg.viewBox.baseVal.width,
-            drawn: svg.querySelectorAll('path, use, rect, line, polygon').length};
+            bars: svg.querySelectorAll('rect').length, texts: texts.length,
+            outside: outside.map(t => t.textContent)};
 })"""
 
 
@@ -686,7 +702,9 @@ def test_report_in_headless_chromium(browser, synthetic_report: Path, tmp_path: 
     charts = browser_page.eval_on_selector_all("figure svg.chart", CHART_BOXES)
     assert len(charts) == 6  # four criteria, the combined rule and the sensitivity variants
     for chart in charts:
-        assert chart["width"] > 300 and chart["height"] > 100 and chart["drawn"] > 20, chart
+        assert chart["width"] > 300 and chart["height"] > 100, chart
+        assert chart["bars"] >= 2 and chart["texts"] >= 5, chart
+        assert chart["outside"] == [], chart  # no text is cut off at the chart's edge
     assert browser_page.eval_on_selector_all("figure.map path.eligible", "p => p.length") > 10
 
     codes_before = column_values(browser_page, "eligible-table", 0)

