@@ -182,7 +182,7 @@ def write_multi_year_allocation(
 ) -> Path:
     """Allocate several years' budgets to a publication's list; write one CSV outside it,
     marked as synthetic in its first column when the list was made from synthetic input."""
-    from areascreen.synthetic import mark_synthetic, synthetic_note
+    from areascreen.synthetic import mark_synthetic_table, synthetic_note
 
     publication = reports_dir / str(year)
     eligible_path = publication / "eligible_municipalities.parquet"
@@ -198,8 +198,6 @@ def write_multi_year_allocation(
         ruleset.allocation,
     )
     path = output or reports_dir / f"allocation_{year}_list_{min(years)}-{max(years)}.csv"
-    table = mark_synthetic({"grants": grants_table(grants)}, synthetic_note(eligible_path))[
-        "grants"
-    ]
+    table = mark_synthetic_table(grants_table(grants), synthetic_note(eligible_path))
     table.to_pandas().to_csv(path, index=False, lineterminator="\n")
     return path

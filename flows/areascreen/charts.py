@@ -15,9 +15,9 @@ import numpy as np
 
 WIDTH = 346.0
 FONT_SIZE = 11.0
-LEGEND_FONT_SIZE = 10.0
 LEGEND_ROW = 15.0
 TICK = 4.0
+AXIS_COLOUR = "#334155"
 
 
 @dataclass(frozen=True)
@@ -173,11 +173,11 @@ def legend(items: Sequence[tuple[str, str, str]], left: float, top: float) -> li
     ]
 
 
-def axes_lines(plot: Plot, colour: str = "#334155") -> list[Line]:
+def axes_lines(plot: Plot) -> list[Line]:
     """The left and bottom axes."""
     return [
-        Line(plot.left, plot.top, plot.left, plot.bottom, colour),
-        Line(plot.left, plot.bottom, plot.right, plot.bottom, colour),
+        Line(plot.left, plot.top, plot.left, plot.bottom, AXIS_COLOUR),
+        Line(plot.left, plot.bottom, plot.right, plot.bottom, AXIS_COLOUR),
     ]
 
 
@@ -185,7 +185,7 @@ def x_tick_marks(
     plot: Plot, positions: Sequence[float], texts: Sequence[str]
 ) -> tuple[list[Line], list[Label]]:
     """Tick marks below the bottom axis and their texts."""
-    marks = [Line(x, plot.bottom, x, plot.bottom + TICK, "#334155") for x in positions]
+    marks = [Line(x, plot.bottom, x, plot.bottom + TICK, AXIS_COLOUR) for x in positions]
     labels = [
         Label(x, rounded(plot.bottom + TICK + FONT_SIZE + 1), text)
         for x, text in zip(positions, texts, strict=True)
@@ -197,7 +197,7 @@ def y_tick_marks(
     plot: Plot, positions: Sequence[float], texts: Sequence[str]
 ) -> tuple[list[Line], list[Label]]:
     """Tick marks left of the left axis and their texts."""
-    marks = [Line(plot.left - TICK, y, plot.left, y, "#334155") for y in positions]
+    marks = [Line(plot.left - TICK, y, plot.left, y, AXIS_COLOUR) for y in positions]
     labels = [
         Label(rounded(plot.left - TICK - 2), rounded(y + FONT_SIZE * 0.35), text, anchor="end")
         for y, text in zip(positions, texts, strict=True)
@@ -220,6 +220,28 @@ def count_axis(plot: Plot, top: float, format_number: Callable[[float], str]):
     ticks = count_ticks(top)
     marks, labels = y_tick_marks(plot, [scale(t) for t in ticks], [format_number(t) for t in ticks])
     return scale, marks, labels
+
+
+def stacked_pair(
+    left: float,
+    width: float,
+    y: Callable[[float], float],
+    counts: tuple[int, int],
+    colours: Mapping[str, str],
+    title: str,
+) -> list[Bar]:
+    """One column of two parts on a count scale: the first (not crossed, or not selected) at
+    the bottom, the second on top of it; nothing drawn for an empty part."""
+    below, above = counts
+    bars = []
+    for bottom, count, colour in (
+        (0, below, colours["not_crossed"]),
+        (below, above, colours["crossed"]),
+    ):
+        if count:
+            y_top, y_bottom = y(bottom + count), y(bottom)
+            bars.append(Bar(left, y_top, width, rounded(y_bottom - y_top), colour, title))
+    return bars
 
 
 @dataclass(frozen=True)
@@ -258,21 +280,12 @@ def histogram(
     pad = (edges[-1] - edges[0]) * 0.03
     low, high = edges[0] - pad, edges[-1] + pad
     x = linear_scale(low, high, plot.left, plot.right)
-    bars = []
+    bars: list[Bar] = []
     for n in range(len(edges) - 1):
         left, right = x(edges[n]), x(edges[n + 1])
         title = bin_title(format_number(edges[n]), format_number(edges[n + 1]), int(totals[n]))
-        for bottom, count, colour in (
-            (0, int(lower[n]), colours["not_crossed"]),
-            (int(lower[n]), int(upper[n]), colours["crossed"]),
-        ):
-            if count:
-                y_top, y_bottom = y(bottom + count), y(bottom)
-                bars.append(
-                    Bar(
-                        left, y_top, rounded(right - left), rounded(y_bottom - y_top), colour, title
-                    )
-                )
+        counts = (int(lower[n]), int(upper[n]))
+        bars += stacked_pair(left, rounded(right - left), y, counts, colours, title)
     at = x(marks.threshold)
     beyond = (plot.left, at) if marks.direction == "below" else (at, plot.right)
     shading = Bar(
@@ -326,21 +339,13 @@ def stacked_columns(
     )
     y, y_marks, y_labels = count_axis(plot, top, format_number)
     band = (plot.right - plot.left) / max(len(categories), 1)
-    bars, centres = [], []
+    bars: list[Bar] = []
+    centres = []
     for n, category in enumerate(categories):
-        left = plot.left + band * (n + 0.1)
+        left = rounded(plot.left + band * (n + 0.1))
         centres.append(rounded(plot.left + band * (n + 0.5)))
         title = column_title(category, rest[n], selected[n])
-        for bottom, count, colour in (
-            (0, rest[n], colours["not_crossed"]),
-            (rest[n], selected[n], colours["crossed"]),
-        ):
-            if count:
-                y_top, y_bottom = y(bottom + count), y(bottom)
-                bars.append(
-                    Bar(rounded(left), y_top, rounded(band * 0.8), rounded(y_bottom - y_top),
-                        colour, title)
-                )  # fmt: skip
+        bars += stacked_pair(left, rounded(band * 0.8), y, (rest[n], selected[n]), colours, title)
     x_marks, x_labels = x_tick_marks(plot, centres, list(categories))
     entries = [
         (colours["not_crossed"], texts["rest"], "box"),
@@ -403,7 +408,7 @@ def labelled_rows(
         height=rounded(height),
         bars=tuple(bars),
         lines=tuple(lines),
-        axes=(Line(plot.left, plot.bottom, plot.right, plot.bottom, "#334155"), *x_marks),
+        axes=(Line(plot.left, plot.bottom, plot.right, plot.bottom, AXIS_COLOUR), *x_marks),
         labels=(*labels, *x_labels, *axis_titles(plot, height, texts["x"], None)),
         legend=tuple(legend([(colours["average"], text, "dash")], plot.left, 12.0)),
     )

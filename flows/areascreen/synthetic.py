@@ -499,22 +499,24 @@ DATA_NOTE_COLUMN = "data_note"
 """The first column of every table made from synthetic input: the input's synthetic note."""
 
 
-def mark_synthetic(tables: Mapping[str, pa.Table], note: str | None) -> dict[str, pa.Table]:
-    """The tables as made from synthetic input: each with the note as its first column
-    (`data_note`, on every row) and the synthetic mark in its schema metadata, which Parquet
+def mark_synthetic_table(table: pa.Table, note: str | None) -> pa.Table:
+    """A table made from synthetic input: the note as its first column (`data_note`, on every
+    row, replacing an earlier one) and the synthetic mark in its schema metadata, which Parquet
     files keep, so that `synthetic_note` finds it in them too. Without a note, unchanged."""
     if not note:
-        return dict(tables)
-    marked = {}
-    for name, table in tables.items():
-        if DATA_NOTE_COLUMN in table.column_names:
-            table = table.drop_columns([DATA_NOTE_COLUMN])
-        column = pa.repeat(pa.scalar(note, pa.string()), table.num_rows)
-        with_note = table.add_column(0, DATA_NOTE_COLUMN, column)
-        metadata = {**(with_note.schema.metadata or {}), SYNTHETIC_KEY: b"true"}
-        metadata[SYNTHETIC_NOTE_KEY] = note.encode("utf-8")
-        marked[name] = with_note.replace_schema_metadata(metadata)
-    return marked
+        return table
+    if DATA_NOTE_COLUMN in table.column_names:
+        table = table.drop_columns([DATA_NOTE_COLUMN])
+    column = pa.repeat(pa.scalar(note, pa.string()), table.num_rows)
+    with_note = table.add_column(0, DATA_NOTE_COLUMN, column)
+    metadata = {**(with_note.schema.metadata or {}), SYNTHETIC_KEY: b"true"}
+    metadata[SYNTHETIC_NOTE_KEY] = note.encode("utf-8")
+    return with_note.replace_schema_metadata(metadata)
+
+
+def mark_synthetic(tables: Mapping[str, pa.Table], note: str | None) -> dict[str, pa.Table]:
+    """Every table marked by `mark_synthetic_table`."""
+    return {name: mark_synthetic_table(table, note) for name, table in tables.items()}
 
 
 def national_rates(frame: pd.DataFrame) -> dict[str, float]:
