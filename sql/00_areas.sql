@@ -1,13 +1,15 @@
--- areas and area_indicators: the input, typed.
+-- areas and area_indicators: the input, typed, as views over the registered Arrow tables of the
+-- run, so the counts are read where they are and never copied into the database.
 -- Also copies the rules and references the steps join into tables of their own: indicators
 -- (from indicator_rows), criteria (criterion_rows), index_components (index_component_rows) and
--- municipalities (municipality_list), so every connection to the database sees them.
+-- municipalities (municipality_list).
 -- Reads input_areas (one row per area: area_id, municipality_id, area_code, area_name,
 -- municipality_code, year, population), indicator_counts (one row per area and indicator of the
 -- ruleset: area_id, indicator_id, municipality_id, population, numerator, denominator;
 -- NULL = suppressed), area_municipalities (municipality_id -> municipality_code) and
--- municipalities (the reference list, for each municipality's county).
--- area_counts holds the long counts once; area_indicators is a view over it.
+-- municipalities (the reference list, for each municipality's county). input_areas and
+-- indicator_counts stay registered on the connection as long as it screens; a cursor does not
+-- see them (build what another connection reads, such as a gate table, on this one).
 -- An indicator's counts are known when neither is suppressed and the denominator is above 0;
 -- its rate is then 100 * numerator / denominator.
 CREATE OR REPLACE TABLE indicators AS SELECT * FROM indicator_rows;
@@ -27,7 +29,7 @@ FROM area_municipalities
 LEFT JOIN municipalities
     ON municipalities.municipality_code = area_municipalities.municipality_code;
 
-CREATE OR REPLACE TABLE areas AS
+CREATE OR REPLACE VIEW areas AS
 SELECT
     CAST(input_areas.area_id AS INTEGER) AS area_id,
     CAST(input_areas.municipality_id AS SMALLINT) AS municipality_id,
@@ -40,25 +42,15 @@ SELECT
 FROM input_areas
 LEFT JOIN municipality_keys ON municipality_keys.municipality_id = input_areas.municipality_id;
 
-CREATE OR REPLACE TABLE area_counts AS
+CREATE OR REPLACE VIEW area_indicators AS
 SELECT
     CAST(area_id AS INTEGER) AS area_id,
     CAST(indicator_id AS SMALLINT) AS indicator_id,
     CAST(municipality_id AS SMALLINT) AS municipality_id,
     CAST(population AS BIGINT) AS population,
     CAST(numerator AS BIGINT) AS numerator,
-    CAST(denominator AS BIGINT) AS denominator
-FROM indicator_counts;
-
-CREATE OR REPLACE VIEW area_indicators AS
-SELECT
-    area_id,
-    indicator_id,
-    municipality_id,
-    population,
-    numerator,
-    denominator,
+    CAST(denominator AS BIGINT) AS denominator,
     coalesce(numerator IS NOT NULL AND denominator > 0, FALSE) AS known,
     CASE WHEN numerator IS NOT NULL AND denominator > 0
         THEN 100 * CAST(numerator AS DOUBLE) / denominator END AS rate
-FROM area_counts;
+FROM indicator_counts;

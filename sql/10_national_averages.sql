@@ -3,26 +3,34 @@
 -- county, and the mean and standard deviation of the area rates, unweighted and weighted by the
 -- area's population, over the screened areas (population at least $minimum_population).
 -- One pass over the area counts, summed per municipality first; the standard deviation is the
--- population one, from the sums of rates and of squared rates.
+-- population one, from the sums of rates and of squared rates. An area's rate is known exactly
+-- when its counts are (see 00_areas), so count(rate) counts the areas with known counts; the
+-- screened rate is the rate of an area with at least $minimum_population residents. (Plain
+-- aggregates over CASE expressions: FILTER clauses cost twice as much here.)
 -- Rows that count nationally but are no areas (national_only_counts, e.g. the Election
 -- Authority's collection districts holding late votes) are added to the national totals only.
 -- Reads indicators, area_indicators, municipality_keys and national_only_counts.
 CREATE OR REPLACE TABLE municipality_sums AS
+WITH screened AS (
+    SELECT
+        *,
+        CASE WHEN population >= $minimum_population THEN rate END AS screened_rate
+    FROM area_indicators
+)
 SELECT
     indicator_id,
     municipality_id,
-    CAST(sum(numerator) FILTER (WHERE known) AS HUGEINT) AS numerator_total,
-    CAST(sum(denominator) FILTER (WHERE known) AS HUGEINT) AS denominator_total,
-    count(*) FILTER (WHERE known) AS areas_known,
-    count(*) FILTER (WHERE NOT known) AS areas_suppressed,
-    count(rate) FILTER (WHERE population >= $minimum_population) AS screened,
-    sum(rate) FILTER (WHERE population >= $minimum_population) AS rate_sum,
-    sum(rate * rate) FILTER (WHERE population >= $minimum_population) AS rate_squares,
-    sum(population) FILTER (WHERE population >= $minimum_population AND known) AS weight,
-    sum(population * rate) FILTER (WHERE population >= $minimum_population) AS weighted_sum,
-    sum(population * rate * rate) FILTER (WHERE population >= $minimum_population)
-        AS weighted_squares
-FROM area_indicators
+    CAST(sum(CASE WHEN known THEN numerator END) AS HUGEINT) AS numerator_total,
+    CAST(sum(CASE WHEN known THEN denominator END) AS HUGEINT) AS denominator_total,
+    count(rate) AS areas_known,
+    count(*) - count(rate) AS areas_suppressed,
+    count(screened_rate) AS screened,
+    sum(screened_rate) AS rate_sum,
+    sum(screened_rate * screened_rate) AS rate_squares,
+    sum(CASE WHEN screened_rate IS NOT NULL THEN population END) AS weight,
+    sum(population * screened_rate) AS weighted_sum,
+    sum(population * screened_rate * screened_rate) AS weighted_squares
+FROM screened
 GROUP BY indicator_id, municipality_id;
 
 CREATE OR REPLACE TABLE national_averages AS

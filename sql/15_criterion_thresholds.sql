@@ -10,12 +10,20 @@
 -- Statistical thresholds (standard deviations) have only threshold_rate, the mean of the area
 -- rates + s * value * sd, compared in floating point; rank thresholds are decided in
 -- 18_criterion_ranks.
+-- Each row also carries its criterion (name, indicator, kind, direction, whether required) and,
+-- so that 20_area_criteria compares no text per area: worse (+1 above, -1 below),
+-- is_rank and is_standard_deviations, and reach64, the 64-bit bound of the near-threshold test.
 -- Reads criteria, national_averages, county_averages and municipality_keys.
 CREATE OR REPLACE TABLE criterion_thresholds AS
 WITH referenced AS (
     SELECT
         criteria.criterion_id,
         municipality_keys.municipality_id,
+        criteria.criterion,
+        criteria.indicator_id,
+        criteria.direction,
+        criteria.required,
+        criteria.borderline_persons,
         criteria.kind,
         criteria.value,
         CAST(criteria.value_num AS HUGEINT) AS p,
@@ -55,12 +63,25 @@ fractions AS (
 SELECT
     criterion_id,
     municipality_id,
+    criterion,
+    indicator_id,
+    kind,
+    direction,
+    required,
+    borderline_persons,
+    CAST(worse AS TINYINT) AS worse,
+    kind LIKE 'rank_%' AS is_rank,
+    kind = 'standard_deviations' AS is_standard_deviations,
     a,
     CASE WHEN a IS NOT NULL THEN b END AS b,
     -- The same fraction in 64-bit integers when it is small enough that its products with counts
     -- (at most 1,000,000,000, the input gate's limit) stay within 64 bits: the fast path.
     CASE WHEN a <= 2147483647 AND abs(b) <= 2147483647 THEN CAST(a AS BIGINT) END AS a64,
     CASE WHEN a <= 2147483647 AND abs(b) <= 2147483647 THEN CAST(b AS BIGINT) END AS b64,
+    -- An area's row is near its threshold when |n a - b d| <= (borderline_persons + 2) a.
+    CASE WHEN a <= 2147483647 AND abs(b) <= 2147483647
+        THEN CAST(least((borderline_persons + 2) * a, 9223372036854775807) AS BIGINT) END
+        AS reach64,
     -- b / a in floating point, for the estimate of an area's threshold count.
     CAST(b AS DOUBLE) / CAST(a AS DOUBLE) AS b_over_a,
     CASE

@@ -6,7 +6,10 @@
 -- near_threshold is a cheap test that holds for every borderline row (the rate lies within
 -- borderline_persons + 2 persons of the threshold, in floating point, far wider than its
 -- rounding): 40_area_results computes the exact margins only for the rows it selects.
--- Reads criteria, area_indicators, criterion_thresholds and criterion_ranks.
+-- Reads area_indicators, criterion_thresholds (one row per criterion and municipality, with
+-- the criterion's columns) and criterion_ranks. Per row, only numbers are compared: the common
+-- case, a threshold whose fraction fits 64 bits, costs two products and a difference,
+-- difference64 = n a - b d, whose sign decides the crossing and whose size the near test.
 --
 -- A threshold is crossed only strictly beyond it (see 15_criterion_thresholds for the exact
 -- comparison on counts). Unknown counts (suppressed, or a denominator of 0) cross nothing:
@@ -19,17 +22,19 @@ CREATE OR REPLACE VIEW area_criteria AS
 WITH joined AS (
     SELECT
         area_indicators.area_id,
-        criteria.criterion_id,
-        criteria.criterion,
-        criteria.indicator_id,
-        criteria.kind,
-        criteria.direction,
-        criteria.required,
-        criteria.borderline_persons,
+        thresholds.criterion_id,
+        thresholds.criterion,
+        thresholds.indicator_id,
+        thresholds.kind,
+        thresholds.direction,
+        thresholds.worse,
+        thresholds.is_rank,
+        thresholds.is_standard_deviations,
+        thresholds.required,
+        thresholds.borderline_persons,
         area_indicators.numerator,
         area_indicators.denominator,
         area_indicators.known,
-        area_indicators.rate,
         thresholds.a,
         thresholds.b,
         thresholds.a64,
@@ -38,18 +43,43 @@ WITH joined AS (
         thresholds.threshold_rate,
         thresholds.reference_average,
         thresholds.national_average,
+        area_indicators.numerator * thresholds.a64 - thresholds.b64 * area_indicators.denominator
+            AS difference64,
+        thresholds.reach64,
         ranks.rank_position,
-        ranks.taken,
-        abs(area_indicators.rate - thresholds.threshold_rate) * area_indicators.denominator
-            <= 100 * (criteria.borderline_persons + 2) AS near_threshold
-    FROM criteria
-    INNER JOIN area_indicators ON area_indicators.indicator_id = criteria.indicator_id
+        ranks.taken
+    FROM area_indicators
     INNER JOIN criterion_thresholds AS thresholds
-        ON thresholds.criterion_id = criteria.criterion_id
+        ON thresholds.indicator_id = area_indicators.indicator_id
         AND thresholds.municipality_id = area_indicators.municipality_id
     LEFT JOIN criterion_ranks AS ranks
         ON ranks.area_id = area_indicators.area_id
-        AND ranks.criterion_id = criteria.criterion_id
+        AND ranks.criterion_id = thresholds.criterion_id
+),
+-- Whether each row crosses its threshold, and whether it is near it: the only columns
+-- 40_area_results reads of every row, computed first so that its filter needs nothing else.
+-- The rate (a floating-point division) is needed here only by standard-deviation thresholds
+-- and by fractions beyond 64 bits.
+compared AS (
+    SELECT
+        *,
+        CASE WHEN known THEN 100 * CAST(numerator AS DOUBLE) / denominator END AS rate,
+        CASE
+            WHEN NOT known THEN NULL
+            WHEN difference64 IS NOT NULL THEN worse * difference64 > 0
+            WHEN is_rank THEN taken
+            WHEN is_standard_deviations
+                THEN worse * (100 * CAST(numerator AS DOUBLE) / denominator - threshold_rate) > 0
+            WHEN a IS NULL THEN NULL
+            ELSE worse * (numerator * a - b * denominator) > 0
+        END AS crossed,
+        CASE
+            WHEN NOT known THEN NULL
+            WHEN difference64 IS NOT NULL THEN abs(difference64) <= reach64
+            ELSE abs(100 * CAST(numerator AS DOUBLE) / denominator - threshold_rate)
+                * denominator <= 100 * (borderline_persons + 2)
+        END AS near_threshold
+    FROM joined
 ),
 -- The threshold count T = b d / a: where a64/b64 are given, floor(T) by integer division in
 -- 64 bits; otherwise an estimate in floating point, corrected by one where the exact 128-bit
@@ -60,9 +90,9 @@ approximated AS (
         CASE
             WHEN NOT known OR a64 IS NOT NULL THEN NULL
             WHEN a IS NOT NULL THEN b_over_a * denominator
-            WHEN kind = 'standard_deviations' THEN threshold_rate * denominator / 100
+            WHEN is_standard_deviations THEN threshold_rate * denominator / 100
         END AS approximate
-    FROM joined
+    FROM compared
 ),
 -- Counts are at most 1e9, so the floating-point T is off by far less than 1e-6: when it lies
 -- further than that from a whole number, its floor is exact and T is no whole number.
@@ -76,18 +106,6 @@ estimated AS (
 judged AS (
     SELECT
         *,
-        CASE
-            WHEN NOT known THEN NULL
-            WHEN kind LIKE 'rank_%' THEN taken
-            WHEN kind = 'standard_deviations' THEN
-                CASE WHEN direction = 'above' THEN rate > threshold_rate
-                    ELSE rate < threshold_rate END
-            WHEN a IS NULL THEN NULL
-            WHEN a64 IS NOT NULL AND direction = 'above' THEN numerator * a64 > b64 * denominator
-            WHEN a64 IS NOT NULL THEN numerator * a64 < b64 * denominator
-            WHEN direction = 'above' THEN numerator * a > b * denominator
-            ELSE numerator * a < b * denominator
-        END AS crossed,
         CASE
             WHEN NOT known THEN NULL
             -- In 64 bits, floor(T) by integer division (// truncates towards zero).
@@ -116,8 +134,8 @@ margins AS (
         *,
         CAST(CASE
             WHEN crossed IS NULL OR threshold_floor IS NULL THEN NULL
-            WHEN direction = 'above' AND crossed THEN numerator - threshold_floor
-            WHEN direction = 'above' THEN threshold_floor + 1 - numerator
+            WHEN worse = 1 AND crossed THEN numerator - threshold_floor
+            WHEN worse = 1 THEN threshold_floor + 1 - numerator
             -- below: ceil(T) is floor(T) unless T is no whole number
             WHEN crossed THEN threshold_floor + CASE WHEN threshold_whole THEN 0 ELSE 1 END
                 - numerator
@@ -139,8 +157,7 @@ SELECT
     threshold_rate,
     reference_average,
     rate - national_average AS deviation_pp,
-    CASE WHEN direction = 'above' THEN rate - threshold_rate ELSE threshold_rate - rate END
-        AS margin_pp,
+    worse * (rate - threshold_rate) AS margin_pp,
     margin_persons,
     rank_position,
     crossed,

@@ -149,7 +149,8 @@ def load_areas(
     ruleset: Ruleset,
     national_only: pd.DataFrame | pa.Table | None = None,
 ) -> None:
-    """Put the validated input into the database as `areas` and the view `area_indicators`."""
+    """Register the validated input as Arrow and define the views `areas` and `area_indicators`
+    over it: the input and its long form stay registered, read where they are, never copied."""
     table = _as_arrow(frame)
     area_ids = pa.array(np.arange(table.num_rows, dtype=np.int32))
     municipality_ids, keys = municipality_keys(table.column("municipality_code"))
@@ -181,8 +182,6 @@ def load_areas(
     con.register("index_component_rows", index_components_table(ruleset))
     run_step(con, "00_areas")
     for name in (
-        "input_areas",
-        "indicator_counts",
         "area_municipalities",
         "indicator_rows",
         "criterion_rows",

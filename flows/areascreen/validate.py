@@ -605,7 +605,7 @@ def run_checks(
     outcomes: list[ExpectationOutcome] = []
     try:
         for check in checks:
-            build_gate_table(cursor, prefix, check)
+            build_gate_table(con, prefix, check)
         datasource = gx_duckdb.add_datasource(context, "areascreen", con)
         try:
             for check in checks:
@@ -650,7 +650,9 @@ def table_columns(cursor: duckdb.DuckDBPyConnection, relation: str) -> list[str]
 
 
 def build_gate_table(cursor: duckdb.DuckDBPyConnection, prefix: str, check: TableCheck) -> None:
-    """Copy the checked table into its gate table with the derived columns its inputs allow."""
+    """Copy the checked table into its gate table with the derived columns its inputs allow.
+    Built on the run's own connection: the screening's views read Arrow tables registered on
+    it, which GX's cursor does not see; the gate table itself is visible to every cursor."""
     for name, table in check.register.items():
         cursor.register(name, table)
     try:
