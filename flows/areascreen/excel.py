@@ -8,19 +8,21 @@ bytes. A table longer than a sheet can hold continues on further sheets; nothing
 
 openpyxl writes each sheet's frame (properties, column widths, frozen header, the bold header
 row); the rows of a table are serialised column by column into the XML openpyxl would write for
-the same cells, batch by batch, and put into the sheet's file between the header and the tail.
+the same cells, batch by batch, and streamed into the sheet's part of the archive between the
+header and the tail as the workbook is saved. Text columns are dictionary-encoded, so each
+distinct text is turned into XML once. The parts are deflated at a low level: the sheet XML is
+repetitive, and a higher level costs several times the time for a file about a fifth smaller.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import shutil
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from xml.sax.saxutils import escape
 
 import pyarrow as pa
@@ -55,6 +57,8 @@ HEADER_FONT = Font(bold=True)
 # Rows serialised and written at a time: enough to amortise the per-column work, few enough
 # that the text held in memory stays small.
 ROWS_PER_WRITE = 4_096
+# zlib's level for every part of the archive (1 fastest, 9 smallest).
+DEFLATE_LEVEL = 1
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
 Labels = Mapping[str, str]
@@ -138,16 +142,6 @@ def _integer(value: int | None) -> int | str | None:
     return str(value)
 
 
-def _decimal(value: float | None) -> float | str | None:
-    """A float as an Excel number (openpyxl writes 16 significant digits; Excel shows 15);
-    NaN as an empty cell, infinities as text."""
-    if value is None or value != value:
-        return None
-    if value in (float("inf"), float("-inf")):
-        return "inf" if value > 0 else "-inf"
-    return value
-
-
 def _header(sheet: WriteOnlyWorksheet, names: Sequence[str]) -> list[WriteOnlyCell]:
     """Bold header cells."""
     cells = []
@@ -205,16 +199,20 @@ class _RowsXml:
         """The ending of each value's cell, null for an empty cell; `table_row` is the table
         row (1-based) of the first value."""
         kind = column.type
+        if pa.types.is_dictionary(kind):
+            return self.dictionary_endings(column, name, table_row)
         if pa.types.is_integer(kind) and _all_exact(column):
             digits = pc.cast(column, pa.string())
             return pc.binary_join_element_wise(' t="n"><v>', digits, "</v></c>", "")
         if pa.types.is_boolean(kind):
             return pc.if_else(column, _string_ending("yes"), _string_ending("no"))
+        if pa.types.is_floating(kind):
+            return _float_endings(column)
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            return self.dictionary_endings(pc.dictionary_encode(column), name, table_row)
         values = column.to_pylist()
         if pa.types.is_integer(kind):
             return pa.array([_number_ending(_integer(v)) for v in values], pa.string())
-        if pa.types.is_floating(kind):
-            return pa.array([_decimal_ending(v) for v in values], pa.string())
         if pa.types.is_list(kind) or pa.types.is_large_list(kind):
             values = [None if v is None else ", ".join(map(str, v)) for v in values]
         seen: dict[str, str] = {}
@@ -229,14 +227,37 @@ class _RowsXml:
             endings.append(seen[text])
         return pa.array(endings, pa.string())
 
+    def dictionary_endings(self, column: pa.DictionaryArray, name: str, table_row: int) -> pa.Array:
+        """The endings of a dictionary-encoded column: each distinct value's ending made once,
+        then taken for every row (null where the row is null)."""
+        endings: list[str | None] = []
+        for entry, value in enumerate(column.dictionary.to_pylist()):
+            text = None if value is None else str(value)
+            if text is not None and len(text) > EXCEL_MAX_CELL_TEXT:
+                first = pc.index(column.indices, pa.scalar(entry, column.indices.type)).as_py()
+                if first >= 0:
+                    _too_long(self.cells.table, name, table_row + first, len(text))
+                text = None  # no row holds it
+            endings.append(None if text is None else self.text_ending(text, name, table_row))
+        return pc.take(pa.array(endings, pa.string()), column.indices)
+
     def column(
         self, column: pa.Array, name: str, index: int, rows: pa.Array, table_row: int
-    ) -> pa.Array:
-        """The cells of the index-th column (1-based), null where empty; `rows` holds the sheet
-        row numbers as text, `table_row` is the table row of the first value."""
+    ) -> list[str | pa.Array]:
+        """The cells of the index-th column (1-based) as the pieces of each row's XML, an
+        empty cell left out; `rows` holds the sheet row numbers as text, `table_row` is the
+        table row of the first value."""
         opening = f'<c r="{get_column_letter(index)}'
         endings = self.endings(column, name, table_row)
-        return pc.binary_join_element_wise(opening, rows, '"', endings, "")
+        if endings.null_count == 0:
+            return [opening, rows, '"', endings]
+        return [pc.binary_join_element_wise(opening, rows, '"', endings, "")]
+
+
+# A sheet's rows: the serialiser, the slice of the table, the table row of its first row.
+_SheetRows = tuple[_RowsXml, pa.Table, int]
+# Sheets whose rows are still to be written, by the temporary file openpyxl wrote them to.
+_Pending = dict[str, _SheetRows]
 
 
 def _all_exact(column: pa.Array) -> bool:
@@ -266,44 +287,54 @@ def _number_ending(value: float | str | None) -> str | None:
     return f' t="n"><v>{value:.16g}</v></c>'
 
 
-def _decimal_ending(value: float | None) -> str | None:
-    """The ending of a float's cell: a number cell, text for an infinity, None for NaN."""
-    if value is None or value != value:
-        return None
-    if value in (math.inf, -math.inf):
-        return _string_ending("inf" if value > 0 else "-inf")
-    return f' t="n"><v>{value:.16g}</v></c>'
+def _float_endings(column: pa.Array) -> pa.Array:
+    """The endings of a float column's cells: numbers with 16 significant digits, text for an
+    infinity, null (an empty cell) for null and NaN."""
+    values = pc.fill_null(pc.cast(column, pa.float64()), 0.0).to_numpy(zero_copy_only=False)
+    digits = pa.array(map("%.16g".__mod__, values.tolist()), pa.string(), size=len(values))
+    numbers = pc.binary_join_element_wise(' t="n"><v>', digits, "</v></c>", "")
+    infinities = pc.if_else(pc.greater(column, 0), _string_ending("inf"), _string_ending("-inf"))
+    others = pc.if_else(pc.is_inf(column), infinities, pa.scalar(None, pa.string()))
+    return pc.if_else(pc.is_finite(column), numbers, others)
 
 
-def _rows_xml(rows: _RowsXml, part: pa.Table, first_table_row: int) -> Iterator[str]:
-    """The XML of a slice of a table below its header, one batch of rows at a time."""
+def _rows_xml(rows: _RowsXml, part: pa.Table, first_table_row: int) -> Iterator[bytes]:
+    """The XML of a slice of a table below its header, UTF-8, one batch of rows at a time."""
     sheet_row, table_row = 2, first_table_row
     names = part.schema.names
     for batch in part.to_batches(max_chunksize=ROWS_PER_WRITE) if names else ():
         numbers = pc.cast(pa.array(range(sheet_row, sheet_row + batch.num_rows)), pa.string())
         cells = [
-            rows.column(column, name, index, numbers, table_row)
+            piece
             for index, (column, name) in enumerate(zip(batch.columns, names, strict=True), 1)
+            for piece in rows.column(column, name, index, numbers, table_row)
         ]
         xml = pc.binary_join_element_wise(
             '<row r="', numbers, '">', *cells, "</row>", "",
             null_handling="replace", null_replacement="",
         )  # fmt: skip
-        yield "".join(xml.to_pylist())
+        yield _string_bytes(xml)
         sheet_row += batch.num_rows
         table_row += batch.num_rows
 
 
-def _write_rows(sheet: WriteOnlyWorksheet, cells: _Cells, part: pa.Table, first_row: int) -> None:
-    """Close a sheet holding its header row and put the slice's rows into its file after it."""
+def _string_bytes(strings: pa.StringArray) -> memoryview:
+    """The values of a string array without nulls, one after the other, as UTF-8 (a view of
+    the array's data, not a copy)."""
+    _, offsets, data = strings.buffers()
+    if len(strings) == 0 or data is None:
+        return memoryview(b"")
+    bounds = memoryview(offsets).cast("q" if pa.types.is_large_string(strings.type) else "i")
+    start, end = bounds[strings.offset], bounds[strings.offset + len(strings)]
+    return memoryview(data)[start:end]
+
+
+def _write_rows(
+    sheet: WriteOnlyWorksheet, cells: _Cells, part: pa.Table, first_row: int, rows: _Pending
+) -> None:
+    """Close a sheet holding its header row; its table rows are put in as the sheet is saved."""
     sheet.close()
-    path = Path(sheet._writer.out)
-    written = path.read_text(encoding="utf-8")
-    head, tail = written.rsplit("</sheetData>", 1)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        handle.write(head)
-        handle.writelines(_rows_xml(_RowsXml(cells), part, first_row))
-        handle.write("</sheetData>" + tail)
+    rows[str(sheet._writer.out)] = (_RowsXml(cells), part, first_row)
 
 
 def _check_text_lengths(name: str, table: pa.Table) -> None:
@@ -326,9 +357,15 @@ def _too_long(table: str, column: str, row: int, length: int) -> None:
 
 
 def _add_table(
-    workbook: Workbook, name: str, table: pa.Table, labels: Labels, max_rows: int
+    workbook: Workbook,
+    name: str,
+    table: pa.Table,
+    labels: Labels,
+    max_rows: int,
+    pending: _Pending,
 ) -> list[list[Any]]:
-    """One table as one sheet or more; return a row for the sheets sheet per sheet written."""
+    """One table as one sheet or more, its rows left in `pending` for the save; return a row
+    for the sheets sheet per sheet."""
     if table.num_columns > EXCEL_MAX_COLUMNS:
         raise WorkbookError(
             f"{WORKBOOK_NAME}: {name} has {table.num_columns:,} columns, more than an Excel "
@@ -343,7 +380,7 @@ def _add_table(
         _prepare(sheet, headers)
         sheet.append(_header(sheet, headers))
         first_row = (part - 1) * max_rows + 1
-        _write_rows(sheet, _Cells(sheet, name), rows, first_row)
+        _write_rows(sheet, _Cells(sheet, name), rows, first_row, pending)
         last_row = first_row + rows.num_rows - 1
         listed.append([sheet_name, name, first_row, last_row, table.num_rows])
     return listed
@@ -395,11 +432,17 @@ def _column_rows(
 
 
 class _FixedTimeZip(zipfile.ZipFile):
-    """A zip archive whose entries all carry one fixed time and are deflated."""
+    """A zip archive whose entries all carry one fixed time and are deflated; a sheet file
+    with rows pending gets them streamed in as it is copied into the archive."""
+
+    def __init__(self, file: BinaryIO, pending: _Pending | None = None) -> None:
+        super().__init__(file, "w", allowZip64=True)
+        self.pending: _Pending = {} if pending is None else pending
 
     def _entry(self, name: str) -> zipfile.ZipInfo:
         entry = zipfile.ZipInfo(name, date_time=FIXED_ZIP_TIME)
         entry.compress_type = zipfile.ZIP_DEFLATED
+        entry._compresslevel = DEFLATE_LEVEL  # type: ignore[attr-defined]
         entry.external_attr = 0o644 << 16
         return entry
 
@@ -409,16 +452,30 @@ class _FixedTimeZip(zipfile.ZipFile):
 
     def write(self, filename: Any, arcname: Any = None, *args: Any, **kwargs: Any) -> None:
         entry = self._entry(str(arcname or filename))
+        rows = self.pending.pop(str(filename), None)
         with open(filename, "rb") as source, self.open(entry, "w", force_zip64=True) as target:
-            shutil.copyfileobj(source, target, 1 << 20)
+            if rows is None:
+                shutil.copyfileobj(source, target, 1 << 20)
+            else:
+                _stream_sheet(source.read(), rows, target)
 
 
-def _save(workbook: Workbook, path: Path) -> None:
-    """Save with fixed document and zip times, into a file this function owns."""
+def _stream_sheet(frame: bytes, rows: _SheetRows, target: BinaryIO) -> None:
+    """A sheet's XML: its frame as openpyxl wrote it, the table's rows after the header."""
+    head, tail = frame.rsplit(b"</sheetData>", 1)
+    target.write(head)
+    for chunk in _rows_xml(*rows):
+        target.write(chunk)
+    target.write(b"</sheetData>" + tail)
+
+
+def _save(workbook: Workbook, path: Path, pending: _Pending | None = None) -> None:
+    """Save with fixed document and zip times, into a file this function owns; the rows in
+    `pending` go into their sheets on the way."""
     fixed = datetime(*FIXED_ZIP_TIME)
     workbook.properties.created = workbook.properties.modified = fixed
     workbook.properties.creator = "areascreen"
-    with path.open("wb") as handle, _FixedTimeZip(handle, "w", allowZip64=True) as archive:
+    with path.open("wb") as handle, _FixedTimeZip(handle, pending) as archive:
         ExcelWriter(workbook, archive).write_data()
 
 
@@ -441,15 +498,16 @@ def write_xlsx(
         raise ValueError("max_rows must be at least 1")
     labels, descriptions = labels or {}, descriptions or {}
     workbook = Workbook(write_only=True)
+    pending: _Pending = {}
     try:
         listed = []
         for name, table in tables.items():
-            listed.extend(_add_table(workbook, name, table, labels, max_rows))
+            listed.extend(_add_table(workbook, name, table, labels, max_rows, pending))
         headers = ["sheet", "table", "first row", "last row", "rows in table"]
         _add_listing(workbook, SHEETS_SHEET, headers, listed)
         headers = ["table", "column", "label", "values", "description"]
         _add_listing(workbook, COLUMNS_SHEET, headers, _column_rows(tables, labels, descriptions))
-        _save(workbook, path)
+        _save(workbook, path, pending)
     except BaseException:
         _abandon(workbook)
         raise
