@@ -313,12 +313,12 @@ def _rows_xml(rows: _RowsXml, part: pa.Table, first_table_row: int) -> Iterator[
             '<row r="', numbers, '">', *cells, "</row>", "",
             null_handling="replace", null_replacement="",
         )  # fmt: skip
-        yield _string_bytes(xml)
+        yield string_bytes(xml)
         sheet_row += batch.num_rows
         table_row += batch.num_rows
 
 
-def _string_bytes(strings: pa.StringArray) -> memoryview:
+def string_bytes(strings: pa.StringArray) -> memoryview:
     """The values of a string array without nulls, one after the other, as UTF-8 (a view of
     the array's data, not a copy)."""
     _, offsets, data = strings.buffers()

@@ -34,7 +34,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from areascreen.errors import AreascreenError
-from areascreen.excel import EXCEL_MAX_ROWS, WORKBOOK_NAME, neutralise_formula, write_xlsx
+from areascreen.excel import (
+    EXCEL_MAX_ROWS,
+    WORKBOOK_NAME,
+    neutralise_formula,
+    string_bytes,
+    write_xlsx,
+)
 
 __all__ = [
     "FAILED_RUNS_KEPT",
@@ -261,18 +267,6 @@ def new_staging_dir(reports_dir: Path, year: int) -> Path:
     return staging
 
 
-def _float_formatter(decimal_mark: str) -> Callable[[float | None], str]:
-    """Full-precision text of a float (shortest round-trip form); empty for null and NaN."""
-
-    def text(value: float | None) -> str:
-        if value is None or math.isnan(value):
-            return ""
-        written = repr(value)
-        return written.replace(".", decimal_mark) if decimal_mark != "." else written
-
-    return text
-
-
 def _quoted(separator: str) -> Callable[[str], str]:
     """Quote a text cell when it holds the separator, a quote or a line break."""
     special = (separator, '"', "\n", "\r")
@@ -292,26 +286,43 @@ def _text_cell(value: Any) -> str:
     return neutralise_formula(str(value))
 
 
-def _csv_column(column: pa.Array, style: CsvStyle) -> list[str]:
-    """One column's cells as CSV text: integers as integers, floats in full precision."""
+def _csv_column(column: pa.Array, style: CsvStyle) -> pa.Array:
+    """One column's cells as CSV text, empty for null: integers as integers, floats in full
+    precision, each distinct text quoted and neutralised once."""
     _, decimal_mark, _ = CSV_STYLES[style]
     kind = column.type
     if pa.types.is_integer(kind):
-        return pc.fill_null(pc.cast(column, pa.string()), "").to_pylist()
-    values = column.to_pylist()
+        return pc.fill_null(pc.cast(column, pa.string()), "")
     if pa.types.is_boolean(kind):
-        return ["" if v is None else ("true" if v else "false") for v in values]
-    if pa.types.is_floating(kind):
-        text = _float_formatter(decimal_mark)
-        return [text(v) for v in values]
+        return pc.fill_null(pc.if_else(column, "true", "false"), "")
     quote = _quoted(CSV_STYLES[style][0])
-    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-        return ["" if v is None else quote(_text_cell(v)) for v in values]
-    cells: dict[str | None, str] = {None: ""}
-    for value in values:
-        if value not in cells:
-            cells[value] = quote(_text_cell(value))
-    return [cells[v] for v in values]
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        column = pc.dictionary_encode(column)
+    if pa.types.is_dictionary(column.type):
+        texts = [None if v is None else quote(_text_cell(v)) for v in column.dictionary.to_pylist()]
+        return pc.fill_null(pc.take(pa.array(texts, pa.string()), column.indices), "")
+    if pa.types.is_floating(kind):
+        return _csv_floats(column, decimal_mark)
+    values = column.to_pylist()
+    return pa.array(["" if v is None else quote(_text_cell(v)) for v in values], pa.string())
+
+
+def _csv_floats(column: pa.Array, decimal_mark: str) -> pa.Array:
+    """A float column as CSV text: the shortest round-trip form (Python's `repr`), empty for
+    null and NaN."""
+    values = pc.fill_null(column, 0.0).to_numpy(zero_copy_only=False).tolist()
+    texts = pa.array(map(float.__repr__, values), pa.string(), size=len(values))
+    if decimal_mark != ".":
+        texts = pc.replace_substring(texts, ".", decimal_mark)
+    empty = pc.fill_null(pc.is_nan(column), True)
+    return pc.if_else(empty, "", texts)
+
+
+def _csv_lines(batch: pa.RecordBatch, style: CsvStyle) -> pa.Array:
+    """A batch's rows as CSV lines, each ending with `\\n`."""
+    separator = CSV_STYLES[style][0]
+    columns = [_csv_column(column, style) for column in batch.columns]
+    return pc.binary_join_element_wise(pc.binary_join_element_wise(*columns, separator), "\n", "")
 
 
 def write_csv(table: pa.Table, path: Path, csv_style: CsvStyle = "standard") -> Path:
@@ -326,12 +337,11 @@ def write_csv(table: pa.Table, path: Path, csv_style: CsvStyle = "standard") -> 
         raise ValueError(f"unknown CSV style {csv_style!r}; choose one of {sorted(CSV_STYLES)}")
     separator, _, preamble = CSV_STYLES[csv_style]
     quote = _quoted(separator)
-    with _writing(path), path.open("w", encoding="utf-8", newline="") as handle:
-        handle.write(preamble + separator.join(quote(_text_cell(n)) for n in table.column_names))
-        handle.write("\n")
-        for batch in table.to_batches(max_chunksize=CSV_BATCH_ROWS):
-            columns = [_csv_column(column, csv_style) for column in batch.columns]
-            handle.writelines(separator.join(row) + "\n" for row in zip(*columns, strict=True))
+    header = preamble + separator.join(quote(_text_cell(n)) for n in table.column_names) + "\n"
+    with _writing(path), path.open("wb") as handle:
+        handle.write(header.encode("utf-8"))
+        for batch in table.to_batches(max_chunksize=CSV_BATCH_ROWS) if table.num_columns else ():
+            handle.write(string_bytes(_csv_lines(batch, csv_style)))
     return path
 
 
