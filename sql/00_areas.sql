@@ -5,13 +5,14 @@
 -- municipalities (municipality_list).
 -- Reads input_areas (one row per area: area_id, municipality_id, area_code, area_name,
 -- municipality_code, year, population), indicator_counts (one row per area and indicator of the
--- ruleset: area_id, indicator_id, municipality_id, population, numerator, denominator;
--- NULL = suppressed), area_municipalities (municipality_id -> municipality_code) and
+-- ruleset: area_id, indicator_id, municipality_id, population, numerator, denominator (NULL =
+-- suppressed), known), area_municipalities (municipality_id -> municipality_code) and
 -- municipalities (the reference list, for each municipality's county). input_areas and
 -- indicator_counts stay registered on the connection as long as it screens; a cursor does not
 -- see them (build what another connection reads, such as a gate table, on this one).
--- An indicator's counts are known when neither is suppressed and the denominator is above 0;
--- its rate is then 100 * numerator / denominator.
+-- An indicator's counts are known (indicator_counts.known, computed with the long form) when
+-- neither is suppressed and the denominator is above 0; its rate is then
+-- 100 * numerator / denominator.
 CREATE OR REPLACE TABLE indicators AS SELECT * FROM indicator_rows;
 
 CREATE OR REPLACE TABLE criteria AS SELECT * FROM criterion_rows;
@@ -50,7 +51,6 @@ SELECT
     CAST(population AS BIGINT) AS population,
     CAST(numerator AS BIGINT) AS numerator,
     CAST(denominator AS BIGINT) AS denominator,
-    coalesce(numerator IS NOT NULL AND denominator > 0, FALSE) AS known,
-    CASE WHEN numerator IS NOT NULL AND denominator > 0
-        THEN 100 * CAST(numerator AS DOUBLE) / denominator END AS rate
+    CAST(known AS BOOLEAN) AS known,
+    CASE WHEN known THEN 100 * CAST(numerator AS DOUBLE) / denominator END AS rate
 FROM indicator_counts;

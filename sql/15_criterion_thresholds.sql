@@ -1,4 +1,4 @@
--- criterion_thresholds: where each criterion's threshold lies for the areas of each
+-- criterion_thresholds and criterion_comparisons: where each criterion's threshold lies for the areas of each
 -- municipality, as the exact fraction of a rate an area's counts are compared with.
 -- An area with counts n / d crosses an "above" criterion when n * a > b * d, a "below" one when
 -- n * a < b * d, in 128-bit integers (a and b are whole numbers; a > 0):
@@ -12,7 +12,8 @@
 -- 18_criterion_ranks.
 -- Each row also carries its criterion (name, indicator, kind, direction, whether required) and,
 -- so that 20_area_criteria compares no text per area: worse (+1 above, -1 below),
--- is_rank and is_standard_deviations, and reach64, the 64-bit bound of the near-threshold test.
+-- is_rank and is_standard_deviations, the fraction in 64 bits with and without the direction
+-- folded in, and reach64, the 64-bit bound of the near-threshold test.
 -- Reads criteria, national_averages, county_averages and municipality_keys.
 CREATE OR REPLACE TABLE criterion_thresholds AS
 WITH referenced AS (
@@ -78,6 +79,12 @@ SELECT
     -- (at most 1,000,000,000, the input gate's limit) stay within 64 bits: the fast path.
     CASE WHEN a <= 2147483647 AND abs(b) <= 2147483647 THEN CAST(a AS BIGINT) END AS a64,
     CASE WHEN a <= 2147483647 AND abs(b) <= 2147483647 THEN CAST(b AS BIGINT) END AS b64,
+    -- The same with the direction folded in (times worse), so that n * signed_a64 -
+    -- signed_b64 * d is above 0 exactly when the area crosses the threshold.
+    CASE WHEN a <= 2147483647 AND abs(b) <= 2147483647 THEN CAST(worse * a AS BIGINT) END
+        AS signed_a64,
+    CASE WHEN a <= 2147483647 AND abs(b) <= 2147483647 THEN CAST(worse * b AS BIGINT) END
+        AS signed_b64,
     -- An area's row is near its threshold when |n a - b d| <= (borderline_persons + 2) a.
     CASE WHEN a <= 2147483647 AND abs(b) <= 2147483647
         THEN CAST(least((borderline_persons + 2) * a, 9223372036854775807) AS BIGINT) END
@@ -92,3 +99,15 @@ SELECT
         ELSE national_average END AS reference_average,
     national_average
 FROM fractions;
+
+-- criterion_comparisons: the columns of criterion_thresholds that every area's comparison
+-- needs, keyed by indicator and municipality (see 20_area_criteria).
+CREATE OR REPLACE TABLE criterion_comparisons AS
+SELECT
+    indicator_id,
+    municipality_id,
+    criterion_id,
+    signed_a64,
+    signed_b64,
+    reach64
+FROM criterion_thresholds;

@@ -6,10 +6,13 @@
 -- near_threshold is a cheap test that holds for every borderline row (the rate lies within
 -- borderline_persons + 2 persons of the threshold, in floating point, far wider than its
 -- rounding): 40_area_results computes the exact margins only for the rows it selects.
--- Reads area_indicators, criterion_thresholds (one row per criterion and municipality, with
--- the criterion's columns) and criterion_ranks. Per row, only numbers are compared: the common
+-- Reads area_indicators, criterion_comparisons and criterion_thresholds (one row per criterion
+-- and municipality: the comparison's numbers, and all the criterion's columns) and
+-- criterion_ranks. Per row, only numbers are compared: the common
 -- case, a threshold whose fraction fits 64 bits, costs two products and a difference,
--- difference64 = n a - b d, whose sign decides the crossing and whose size the near test.
+-- signed_difference64 = worse * (n a - b d), above 0 when crossed and small when near; the
+-- column candidate (crossed, near, unknown or beyond 64 bits) is that one comparison, which
+-- 40_area_results filters on before anything else is computed.
 --
 -- A threshold is crossed only strictly beyond it (see 15_criterion_thresholds for the exact
 -- comparison on counts). Unknown counts (suppressed, or a denominator of 0) cross nothing:
@@ -19,10 +22,35 @@
 -- ceil(T) - n when crossed and n - ceil(T) + 1 when not. For standard-deviation thresholds T is
 -- threshold_rate * d / 100 in floating point, and ceil(T) is taken as floor(T) + 1.
 CREATE OR REPLACE VIEW area_criteria AS
-WITH joined AS (
+-- First the comparison alone: each area's counts joined with the criteria of its indicator on
+-- the few columns the comparison needs, so that a filter on candidate (40_area_results) is
+-- decided before the criterion's other columns are fetched for the rows that pass it.
+WITH comparisons AS (
     SELECT
         area_indicators.area_id,
+        area_indicators.municipality_id,
+        area_indicators.numerator,
+        area_indicators.denominator,
+        area_indicators.known,
         thresholds.criterion_id,
+        area_indicators.numerator * thresholds.signed_a64
+            - thresholds.signed_b64 * area_indicators.denominator AS signed_difference64,
+        thresholds.reach64,
+        -- Whether 40_area_results needs the row: its counts are unknown, or its fraction does
+        -- not fit 64 bits, or it is crossed or within reach of its threshold (one comparison).
+        NOT area_indicators.known
+            OR thresholds.signed_a64 IS NULL
+            OR area_indicators.numerator * thresholds.signed_a64
+                - thresholds.signed_b64 * area_indicators.denominator >= -thresholds.reach64
+            AS candidate
+    FROM area_indicators
+    INNER JOIN criterion_comparisons AS thresholds
+        ON thresholds.indicator_id = area_indicators.indicator_id
+        AND thresholds.municipality_id = area_indicators.municipality_id
+),
+joined AS (
+    SELECT
+        comparisons.*,
         thresholds.criterion,
         thresholds.indicator_id,
         thresholds.kind,
@@ -32,9 +60,6 @@ WITH joined AS (
         thresholds.is_standard_deviations,
         thresholds.required,
         thresholds.borderline_persons,
-        area_indicators.numerator,
-        area_indicators.denominator,
-        area_indicators.known,
         thresholds.a,
         thresholds.b,
         thresholds.a64,
@@ -43,18 +68,15 @@ WITH joined AS (
         thresholds.threshold_rate,
         thresholds.reference_average,
         thresholds.national_average,
-        area_indicators.numerator * thresholds.a64 - thresholds.b64 * area_indicators.denominator
-            AS difference64,
-        thresholds.reach64,
         ranks.rank_position,
         ranks.taken
-    FROM area_indicators
+    FROM comparisons
     INNER JOIN criterion_thresholds AS thresholds
-        ON thresholds.indicator_id = area_indicators.indicator_id
-        AND thresholds.municipality_id = area_indicators.municipality_id
+        ON thresholds.criterion_id = comparisons.criterion_id
+        AND thresholds.municipality_id = comparisons.municipality_id
     LEFT JOIN criterion_ranks AS ranks
-        ON ranks.area_id = area_indicators.area_id
-        AND ranks.criterion_id = thresholds.criterion_id
+        ON ranks.area_id = comparisons.area_id
+        AND ranks.criterion_id = comparisons.criterion_id
 ),
 -- Whether each row crosses its threshold, and whether it is near it: the only columns
 -- 40_area_results reads of every row, computed first so that its filter needs nothing else.
@@ -66,7 +88,7 @@ compared AS (
         CASE WHEN known THEN 100 * CAST(numerator AS DOUBLE) / denominator END AS rate,
         CASE
             WHEN NOT known THEN NULL
-            WHEN difference64 IS NOT NULL THEN worse * difference64 > 0
+            WHEN signed_difference64 IS NOT NULL THEN signed_difference64 > 0
             WHEN is_rank THEN taken
             WHEN is_standard_deviations
                 THEN worse * (100 * CAST(numerator AS DOUBLE) / denominator - threshold_rate) > 0
@@ -75,7 +97,7 @@ compared AS (
         END AS crossed,
         CASE
             WHEN NOT known THEN NULL
-            WHEN difference64 IS NOT NULL THEN abs(difference64) <= reach64
+            WHEN signed_difference64 IS NOT NULL THEN abs(signed_difference64) <= reach64
             ELSE abs(100 * CAST(numerator AS DOUBLE) / denominator - threshold_rate)
                 * denominator <= 100 * (borderline_persons + 2)
         END AS near_threshold
@@ -162,5 +184,6 @@ SELECT
     rank_position,
     crossed,
     coalesce(margin_persons <= borderline_persons, FALSE) AS borderline,
-    coalesce(near_threshold, FALSE) AS near_threshold
+    coalesce(near_threshold, FALSE) AS near_threshold,
+    candidate
 FROM margins;

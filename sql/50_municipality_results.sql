@@ -10,8 +10,8 @@
 --   $spread_sd: the population-weighted standard deviation of the index among the municipality's
 --     screened areas is at least this many standard deviations above its mean over the
 --     municipalities (NULL when not used).
--- Parameters: those above and $minimum_population. Reads area_selection, criteria,
--- municipality_keys and municipalities (the reference list).
+-- Parameters: those above and $minimum_population. Reads area_selection, area_index,
+-- criteria, municipality_keys and municipalities (the reference list).
 CREATE OR REPLACE TABLE municipality_results AS
 WITH totals AS (
     SELECT
@@ -44,25 +44,33 @@ criteria_counts AS (
     INNER JOIN criteria ON criteria.criterion_id = per_criterion.criterion_id
     GROUP BY per_criterion.municipality_id
 ),
+indexed AS (
+    SELECT
+        area_selection.municipality_id,
+        area_selection.population,
+        area_index.index_value
+    FROM area_index
+    INNER JOIN area_selection ON area_selection.area_id = area_index.area_id
+    WHERE area_index.index_value IS NOT NULL
+        AND area_selection.population >= $minimum_population
+),
 index_moments AS (
     SELECT
         municipality_id,
         sum(population * index_value) / nullif(sum(population), 0) AS mean_index,
         sum(population) AS weight
-    FROM area_selection
-    WHERE index_value IS NOT NULL AND population >= $minimum_population
+    FROM indexed
     GROUP BY municipality_id
 ),
 index_spread AS (
     SELECT
-        area_selection.municipality_id,
-        sqrt(sum(area_selection.population
-            * power(area_selection.index_value - index_moments.mean_index, 2))
+        indexed.municipality_id,
+        sqrt(sum(indexed.population
+            * power(indexed.index_value - index_moments.mean_index, 2))
             / nullif(any_value(index_moments.weight), 0)) AS index_spread
-    FROM area_selection
-    INNER JOIN index_moments ON index_moments.municipality_id = area_selection.municipality_id
-    WHERE area_selection.index_value IS NOT NULL AND area_selection.population >= $minimum_population
-    GROUP BY area_selection.municipality_id
+    FROM indexed
+    INNER JOIN index_moments ON index_moments.municipality_id = indexed.municipality_id
+    GROUP BY indexed.municipality_id
 ),
 measured AS (
     SELECT

@@ -94,8 +94,15 @@ LONG_SCHEMA = pa.schema(
         ("population", pa.int64()),
         ("numerator", pa.int64()),
         ("denominator", pa.int64()),
+        ("known", pa.bool_()),
     ]
 )
+
+
+def known_counts(numerator: pa.ChunkedArray, denominator: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Whether an area's counts are known: neither suppressed and the denominator above 0."""
+    valid = pc.and_(pc.is_valid(numerator), pc.is_valid(denominator))
+    return pc.and_(valid, pc.fill_null(pc.greater(denominator, 0), False))
 
 
 def long_counts(
@@ -104,21 +111,33 @@ def long_counts(
     """One row per area and indicator, the counts referenced, not copied, from the input."""
     rows = table.num_rows
     population = table.column(ruleset.population_column).cast(pa.int64())
-    pieces = [
-        pa.table(
-            {
-                "area_id": area_ids,
-                "indicator_id": pa.array(np.full(rows, indicator_id, dtype=np.int16)),
-                "municipality_id": municipality_ids,
-                "population": population,
-                "numerator": table.column(indicator.numerator).cast(pa.int64()),
-                "denominator": table.column(indicator.denominator).cast(pa.int64()),
-            },
-            schema=LONG_SCHEMA,
-        )
-        for indicator_id, indicator in enumerate(ruleset.indicators, start=1)
-    ]
-    return pa.concat_tables(pieces) if pieces else LONG_SCHEMA.empty_table()
+    pieces = []
+    for indicator_id, indicator in enumerate(ruleset.indicators, start=1):
+        numerator = table.column(indicator.numerator).cast(pa.int64())
+        denominator = table.column(indicator.denominator).cast(pa.int64())
+        columns = {
+            "area_id": area_ids,
+            "indicator_id": pa.array(np.full(rows, indicator_id, dtype=np.int16)),
+            "municipality_id": municipality_ids,
+            "population": population,
+            "numerator": numerator,
+            "denominator": denominator,
+            "known": known_counts(numerator, denominator),
+        }
+        pieces.append(pa.table(columns, schema=LONG_SCHEMA))
+    if not pieces:
+        return LONG_SCHEMA.empty_table()
+    return in_batches(pa.concat_tables(pieces))
+
+
+# Rows per Arrow batch handed to DuckDB: its scans share work out batch by batch, so a few
+# batches of millions of rows would keep all but one thread idle. (Slices: no copy.)
+BATCH_ROWS = 122_880
+
+
+def in_batches(table: pa.Table) -> pa.Table:
+    """The same table in batches of at most BATCH_ROWS rows, without copying."""
+    return pa.Table.from_batches(table.to_batches(max_chunksize=BATCH_ROWS), table.schema)
 
 
 def municipality_keys(codes: pa.ChunkedArray) -> tuple[pa.Array, pa.Table]:
@@ -173,7 +192,7 @@ def load_areas(
         pa.array(np.full(extra.num_rows, -1, dtype=np.int16)),
     )
     register_municipalities(con)
-    con.register("input_areas", areas)
+    con.register("input_areas", in_batches(areas))
     con.register("area_municipalities", keys)
     con.register("indicator_counts", long_counts(table, ruleset, area_ids, municipality_ids))
     con.register("national_only_counts", extra_counts)
