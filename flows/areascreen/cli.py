@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from areascreen import __version__, paths
 from areascreen.errors import AreascreenError
@@ -499,7 +502,20 @@ def _resolve_sources_file(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run a subcommand; data problems exit with 1 and a message, a busy year with 3."""
+    """Run a subcommand; data problems exit with 1 and a message, a busy year with 3.
+
+    Called without arguments, as the `areascreen` command is, it reads the command line and
+    ends the process itself when the command is done (see `finish`); with a list of arguments
+    it returns the exit code.
+    """
+    code = run_command(argv)
+    if argv is None:
+        finish(code)
+    return code
+
+
+def run_command(argv: Sequence[str] | None) -> int:
+    """Parse the arguments and run the subcommand; the exit code."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     args = build_parser().parse_args(argv)
@@ -517,6 +533,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         for note in getattr(error, "notes", ()):
             print(f"areascreen: note: {printable(str(note))}", file=sys.stderr)
         return EXIT_LOCKED if isinstance(error, PublicationLocked) else EXIT_DATA_PROBLEM
+
+
+def other_threads_running() -> bool:
+    """Whether a thread other than the main one would keep an ordinary exit waiting."""
+    main_thread = threading.main_thread()
+    return any(t is not main_thread and not t.daemon for t in threading.enumerate())
+
+
+def finish(code: int) -> NoReturn:
+    """End the command's process with its exit code, its work done and written.
+
+    The handlers registered to run at exit run, and log files and the standard streams are
+    flushed; what is skipped is the interpreter tearing down every imported module and object
+    one by one (Great Expectations alone brings thousands of modules), which takes about a
+    second and writes nothing. Where Prefect is loaded or another thread is still running, the
+    process exits the ordinary way.
+    """
+    if "prefect" in sys.modules or other_threads_running():
+        sys.exit(code)
+    logging.shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,9 @@ areascreen.datadocs`) fetches those with `npm pack`, checks their integrity and 
 needed files in a cache folder. A library whose files are not at hand keeps its CDN link, and
 a warning names the command that installs it.
 
-The pages are rendered by GX's Jinja views; `VIEW_CLASSES` are those views with one in-memory
-bytecode cache per view class, so a template is compiled once per process, not once per view,
-site and gate (GX gives every view an environment of its own).
+The pages are rendered by GX's Jinja views; `VIEW_CLASSES` are those views with one cache of
+compiled templates per view class, so a template is compiled once, not once per view, site and
+gate (GX gives every view an environment of its own), and kept on disk for the next run.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jinja2
+from areascreen.summary import template_cache
 
 ASSETS_FOLDER = "assets"
 GX_STATIC_FOLDER = "static"
@@ -230,22 +230,6 @@ VIEW_CLASSES = {
 }
 
 
-class MemoryBytecodeCache(jinja2.BytecodeCache):
-    """Compiled templates kept in memory; jinja checks each against its source's checksum."""
-
-    def __init__(self) -> None:
-        self.store: dict[str, bytes] = {}
-
-    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        """Fill the bucket from the store, when the template was compiled before."""
-        if bucket.key in self.store:
-            bucket.bytecode_from_string(self.store[bucket.key])
-
-    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        """Keep a newly compiled template."""
-        self.store[bucket.key] = bucket.bytecode_to_string()
-
-
 def view_settings(name: str) -> dict[str, str]:
     """The site builder setting that renders with the cached view `name`."""
     return {"module_name": __name__, "class_name": name}
@@ -253,11 +237,12 @@ def view_settings(name: str) -> dict[str, str]:
 
 @cache
 def cached_view(name: str) -> type:
-    """A GX Jinja view class whose environments share one bytecode cache."""
+    """A GX Jinja view class whose environments share one cache of compiled templates, kept
+    between runs (see `areascreen.summary.TemplateCache`)."""
     from great_expectations.render import view
 
     base = getattr(view, VIEW_CLASSES[name])
-    templates = MemoryBytecodeCache()
+    templates = template_cache(f"gx-{name}")
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         base.__init__(self, *args, **kwargs)

@@ -9,10 +9,13 @@ markup; in HTML, Jinja2's autoescaping does the same.
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -135,6 +138,80 @@ def link_target(path: str | Path) -> Markup:
     return Markup(quote(text, safe="/._-~#"))
 
 
+# The folder of compiled templates kept between runs; an empty value keeps them in memory only.
+TEMPLATE_CACHE_VARIABLE = "AREASCREEN_TEMPLATE_CACHE"
+
+
+class TemplateCache(jinja2.BytecodeCache):
+    """Compiled templates kept in memory and, when a folder is given, on disk between runs.
+
+    Jinja checks each against its source's checksum and the Jinja and Python versions, so a
+    changed template is compiled afresh. `kind` names the environment's settings (escaping,
+    whitespace), which shape the compiled code: environments of other settings use another
+    kind. A file that cannot be read or written is compiled as if there were no cache.
+    """
+
+    def __init__(self, kind: str, folder: Path | None) -> None:
+        self.kind = kind
+        self.folder = folder
+        self.store: dict[str, bytes] = {}
+
+    def path(self, key: str) -> Path | None:
+        """The file of one compiled template, or None without a folder."""
+        return None if self.folder is None else self.folder / f"{self.kind}-{key}.bin"
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        """Fill the bucket from memory or from its file, when the template was compiled before."""
+        data = self.store.get(bucket.key)
+        path = self.path(bucket.key)
+        if data is None and path is not None:
+            try:
+                data = path.read_bytes()
+            except OSError:
+                return
+        if data is None:
+            return
+        try:
+            bucket.bytecode_from_string(data)
+        except Exception:  # a damaged file: compile again
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        """Keep a newly compiled template; its file is replaced whole, never half written."""
+        data = bucket.bytecode_to_string()
+        self.store[bucket.key] = data
+        path = self.path(bucket.key)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, partial = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
+            with os.fdopen(handle, "wb") as file:
+                file.write(data)
+            os.replace(partial, path)
+        except OSError:
+            return
+
+
+def template_cache_dir() -> Path | None:
+    """Where compiled templates are kept between runs: $AREASCREEN_TEMPLATE_CACHE (empty: not
+    kept), else the user cache; one folder per Jinja version."""
+    configured = os.environ.get(TEMPLATE_CACHE_VARIABLE)
+    if configured is not None:
+        return Path(configured) if configured else None
+    try:
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    except RuntimeError:  # no home folder
+        return None
+    return Path(base) / "areascreen" / "templates" / f"jinja2-{jinja2.__version__}"
+
+
+@cache
+def template_cache(kind: str) -> TemplateCache:
+    """The process's cache of compiled templates for one kind of environment."""
+    return TemplateCache(kind, template_cache_dir())
+
+
 def environment(template_dir: Path | None, *, html: bool) -> jinja2.Environment:
     """A Jinja2 environment: autoescaping for HTML, escaping on output for Markdown."""
     env = jinja2.Environment(
@@ -145,6 +222,7 @@ def environment(template_dir: Path | None, *, html: bool) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        bytecode_cache=template_cache("html" if html else "markdown"),
     )
     env.filters["code"] = markdown_code
     env.filters["link"] = link_target
