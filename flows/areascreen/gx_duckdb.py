@@ -18,11 +18,14 @@ Three things stand in the way, each fixed here and nowhere else:
 
 The gate's engine is built on the caller's DuckDB connection: every SQLAlchemy connection is a
 cursor of it (`con.cursor()`), so GX sees the tables of the run's own database, without a copy.
+What is private to a DuckDB connection (registered Arrow tables, variables) is set up on each
+cursor by the caller's `prepare` function, so GX can read a view over the caller's Arrow tables.
 `tests/test_gx_duckdb.py` fails when an upgrade makes a fix unnecessary or breaks it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -102,19 +105,34 @@ def use_dialect_module(execution_engine: Any) -> None:
         execution_engine.dialect_module = dialect_module()
 
 
-def connection_kwargs(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """`create_engine` keyword arguments that make every connection a cursor of `con`."""
+Prepare = Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def connection_kwargs(
+    con: duckdb.DuckDBPyConnection, prepare: Prepare | None = None
+) -> dict[str, Any]:
+    """`create_engine` keyword arguments that make every connection a cursor of `con`,
+    handed to `prepare` first when given."""
     from duckdb_engine import ConnectionWrapper
 
-    return {"creator": lambda: ConnectionWrapper(con.cursor())}
+    def creator() -> Any:
+        cursor = con.cursor()
+        if prepare is not None:
+            prepare(cursor)
+        return ConnectionWrapper(cursor)
+
+    return {"creator": creator}
 
 
-def add_datasource(context: Any, name: str, con: duckdb.DuckDBPyConnection) -> Any:
-    """A GX SQL datasource on the database of `con`, with all three fixes applied."""
+def add_datasource(
+    context: Any, name: str, con: duckdb.DuckDBPyConnection, prepare: Prepare | None = None
+) -> Any:
+    """A GX SQL datasource on the database of `con`, with all three fixes applied; `prepare`
+    sets up each of its cursors (e.g. registers the Arrow tables a view reads)."""
     check_versions()
     persist_connections()
     datasource = context.data_sources.add_sql(
-        name, connection_string="duckdb:///:memory:", kwargs=connection_kwargs(con)
+        name, connection_string="duckdb:///:memory:", kwargs=connection_kwargs(con, prepare)
     )
     use_dialect_module(datasource.get_execution_engine())
     return datasource

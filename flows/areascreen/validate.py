@@ -6,10 +6,12 @@ template: sections marked `for_each` are expanded from the ruleset at run time (
 count column, per indicator, per denominator, ...), and `{name}` placeholders take the ruleset's
 values (its division's code pattern, its population column, ...).
 
-The table is validated by GX's SQL datasource on DuckDB (`areascreen.gx_duckdb`): the input
-frame, or the pipeline's result tables, are copied once into a gate table of the run's database
-(ordered by file row or key, so examples are stable), with the derived columns the suites need
-computed in SQL; the gate tables are dropped afterwards.
+The table is validated by GX's SQL datasource on DuckDB (`areascreen.gx_duckdb`). The input is
+read where it is: its gate table is a view over the Arrow table (in file order, so examples are
+stable), registered on every cursor GX uses, with the derived columns the suites need computed in
+SQL as GX reads them (the rows per area and year counted once, in Arrow). The pipeline's result
+tables are copied once into gate tables of the run's database (ordered by key), with their
+derived columns. Gate views and tables are dropped afterwards.
 The gate runs in two passes: every expectation pass/fail only (BOOLEAN_ONLY), then the failed
 ones again with counts and up to MAX_EXAMPLES offending rows (SUMMARY). Data Docs get the merged
 results, with every value from the data HTML-escaped, and load their scripts, stylesheets and
@@ -27,13 +29,16 @@ import math
 import os
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from areascreen import datadocs, gx_duckdb, paths
 from areascreen.errors import AreascreenError, ValidationFailed
@@ -60,8 +65,15 @@ class Derived:
 
 
 AREA_CODE = "CAST(src.area_code AS VARCHAR)"
-# Whether an area code has its division's form; the pattern is bound as $code_pattern.
-AREA_CODE_HAS_FORM = f"regexp_full_match({AREA_CODE}, $code_pattern)"
+# Values the derived columns read are DuckDB variables, set with bound values on every cursor.
+CODE_PATTERN = "areascreen_code_pattern"
+# Whether an area code has its division's form.
+AREA_CODE_HAS_FORM = f"regexp_full_match({AREA_CODE}, getvariable('{CODE_PATTERN}'))"
+
+# Columns added to the input by row position that only the derived columns read.
+UNPARSED_COLUMNS = "unparsed_columns"
+AREA_CODE_IN_LIST = "area_code_in_code_list"
+HIDDEN_INPUT_COLUMNS = (UNPARSED_COLUMNS, AREA_CODE_IN_LIST)
 
 AREA_YEAR_ROWS = Derived(
     "area_year_rows",
@@ -86,8 +98,12 @@ class TableCheck:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     row_label: str | None = None
     register: Mapping[str, pa.Table] = field(default_factory=dict)
-    # Values the derived columns' SQL binds as $name parameters.
-    sql_parameters: Mapping[str, Any] = field(default_factory=dict)
+    # Values the derived columns' SQL reads with getvariable(name).
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    # A view over the registered source (read where it is) rather than a copy.
+    as_view: bool = False
+    # Source columns the derived columns read that the gate leaves out.
+    hidden: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -264,63 +280,113 @@ def input_check(
     """The input table, its derived columns and the ruleset's values for its suites."""
     division = ruleset.division
     known = division.known_codes()
-    register = {
-        "gate_input": input_arrow(loaded),
-        "gate_problems": problems_arrow(loaded),
-    }
-    if known is not None:
-        register["gate_known_codes"] = pa.table({"area_code": pa.array(sorted(known), pa.string())})
     return TableCheck(
         table="area_statistics",
         label=_label(loaded.path.name),
         source="gate_input",
         key_column="area_code",
         noun=("area", "areas"),
-        derived=input_derived(ruleset, with_code_list=known is not None),
-        joins="LEFT JOIN gate_problems AS problems USING (source_row)",
+        derived=input_derived(ruleset),
+        hidden=HIDDEN_INPUT_COLUMNS,
         sections=input_sections(ruleset),
         substitutions=input_substitutions(ruleset),
         parameters={
             "max_suppressed_share": ruleset.max_suppressed_share,
             "max_years_per_file": None if allow_multiple_years else 1,
-            "municipality_codes": sorted(municipality_codes()),
         },
         row_label=loaded.row_label,
-        register=register,
-        sql_parameters={"code_pattern": ruleset.division.code_pattern},
+        register={"gate_input": input_arrow(loaded, known)},
+        variables={CODE_PATTERN: ruleset.division.code_pattern},
+        as_view=True,
     )
 
 
-def input_arrow(loaded: LoadedInput) -> pa.Table:
-    """The loaded table as Arrow, with each row's place in the file as `source_row`."""
+def input_arrow(loaded: LoadedInput, known_codes: Iterable[str] | None = None) -> pa.Table:
+    """The loaded table as Arrow with the columns the gate adds by row position (the file is
+    read once, in order; everything else is derived in SQL as GX reads the gate view):
+
+    - `source_row`: each row's place in the file;
+    - `unparsed_values` and `unparsed_columns`: the values of the row that did not convert;
+    - `area_year_rows`: the rows with the same area code and year;
+    - `municipality_code_listed`: whether the municipality code is in data/municipalities.csv;
+    - `area_code_in_code_list`: whether the area code is in the division's list, when it has one.
+    """
     try:
         table = loaded.table
     except (pa.ArrowException, ValueError, TypeError) as exc:
         raise AreascreenError(
             f"{_label(loaded.path.name)}: the table read from the file cannot be checked: {exc}"
         ) from exc
-    return table.append_column(ROW_COLUMN, pa.array(loaded.source_rows(), pa.int64()))
+    source_rows = loaded.source_rows()
+    table = table.append_column(ROW_COLUMN, pa.array(source_rows, pa.int64()))
+    for name, values in unparsed_arrays(loaded, source_rows).items():
+        table = table.append_column(name, values)
+    names = set(table.column_names)
+    added: dict[str, pa.Array] = {}
+    if {"area_code", "year"} <= names:
+        rows = rows_per_key(table["area_code"], table["year"])
+        added[AREA_YEAR_ROWS.name] = pa.array(rows, pa.int64())
+    if "municipality_code" in names:
+        added["municipality_code_listed"] = listed(table["municipality_code"], municipality_codes())
+    if known_codes is not None and "area_code" in names:
+        added[AREA_CODE_IN_LIST] = listed(table["area_code"], known_codes)
+    for name, values in added.items():
+        if name not in names:
+            table = table.append_column(name, values)
+    return table
 
 
-def problems_arrow(loaded: LoadedInput) -> pa.Table:
-    """Per file row with values that did not convert: their text and their columns."""
+def unparsed_arrays(loaded: LoadedInput, source_rows: np.ndarray) -> dict[str, pa.Array]:
+    """Per row, the values that did not convert (`employed '12,5'; ...`) and their columns."""
     texts: dict[int, list[str]] = {}
     columns: dict[int, list[str]] = {}
     for problem in loaded.parse_problems:
         texts.setdefault(int(problem.row), []).append(problem.describe())
         columns.setdefault(int(problem.row), []).append(problem.column)
     rows = list(texts)
-    return pa.table(
-        {
-            ROW_COLUMN: pa.array(rows, pa.int64()),
-            "unparsed_values": pa.array(["; ".join(texts[r]) for r in rows], pa.string()),
-            "unparsed_columns": pa.array([columns[r] for r in rows], pa.list_(pa.string())),
-        }
-    )
+    positions = pd.Index(source_rows).get_indexer(rows) if rows else np.array([], np.int64)
+    # Row i takes entry picks[i] of [missing, problem 1, problem 2, ...].
+    picks = np.zeros(len(source_rows), np.int64)
+    found = positions >= 0
+    picks[positions[found]] = np.arange(1, len(rows) + 1)[found]
+    take = pa.array(picks)
+    text_values = pa.array([None, *("; ".join(texts[r]) for r in rows)], pa.string())
+    column_values = pa.array([None, *(columns[r] for r in rows)], pa.list_(pa.string()))
+    return {
+        "unparsed_values": text_values.take(take),
+        UNPARSED_COLUMNS: column_values.take(take),
+    }
 
 
-def input_derived(ruleset: Any, *, with_code_list: bool) -> tuple[Derived, ...]:
-    """The derived columns of the input: code prefix, listed code, unparsed values, suppression."""
+def listed(values: pa.ChunkedArray, codes: Iterable[str]) -> pa.ChunkedArray:
+    """Per row whether the value, as text, is one of `codes`; missing where the value is."""
+    text = values if pa.types.is_string(values.type) else values.cast(pa.string())
+    found = pc.is_in(text, value_set=pa.array(sorted(codes), pa.string()))
+    return pc.if_else(pc.is_valid(text), found, pa.scalar(None, pa.bool_()))
+
+
+def _codes(values: pa.ChunkedArray) -> np.ndarray:
+    """Each value's number among the column's distinct values; missing is a value of its own."""
+    encoded = pc.dictionary_encode(values.combine_chunks())
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    missing = len(encoded.dictionary)
+    return encoded.indices.fill_null(missing).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def rows_per_key(first: pa.ChunkedArray, second: pa.ChunkedArray) -> np.ndarray:
+    """Per row, how many rows have the same pair of values (missing equals missing), as
+    `count(*) OVER (PARTITION BY first, second)`, without sorting the table."""
+    a, b = _codes(first), _codes(second)
+    key = a * (int(b.max(initial=0)) + 1) + b
+    if key.size and int(key.max()) <= 4 * key.size + 1024:
+        return np.bincount(key)[key]
+    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    return counts[inverse]
+
+
+def input_derived(ruleset: Any) -> tuple[Derived, ...]:
+    """The input's derived columns computed in SQL: code prefix, listed code, suppression."""
     division = ruleset.division
     code, matches = AREA_CODE, AREA_CODE_HAS_FORM
     derived = [
@@ -329,21 +395,16 @@ def input_derived(ruleset: Any, *, with_code_list: bool) -> tuple[Derived, ...]:
             f"CASE WHEN {matches} THEN left({code}, {int(division.municipality_code_length)}) END",
             ("area_code",),
         ),
-        Derived("unparsed_values", "problems.unparsed_values"),
-        AREA_YEAR_ROWS,
+        Derived(
+            "area_code_listed",
+            f"CASE WHEN {matches} THEN src.{AREA_CODE_IN_LIST} END",
+            ("area_code", AREA_CODE_IN_LIST),
+        ),
     ]
-    if with_code_list:
-        derived.append(
-            Derived(
-                "area_code_listed",
-                f"CASE WHEN {matches} THEN {code} IN (SELECT area_code FROM gate_known_codes) END",
-                ("area_code",),
-            )
-        )
     for indicator in ruleset.indicators:
         num, den = _quoted(indicator.numerator), _quoted(indicator.denominator)
         unparsed = (
-            "coalesce(list_has_any(problems.unparsed_columns, "
+            f"coalesce(list_has_any(src.{UNPARSED_COLUMNS}, "
             f"[{_sql_text(indicator.numerator)}, {_sql_text(indicator.denominator)}]), false)"
         )
         missing = f"(src.{num} IS NULL OR src.{den} IS NULL OR src.{den} = 0)"
@@ -399,7 +460,7 @@ def output_checks(con: duckdb.DuckDBPyConnection, ruleset: Any) -> list[TableChe
                 "highest_rate", f"(SELECT max(c.rate) {per_area})", ("area_id",), ("area_criteria",)
             ),
         ),
-        sql_parameters={"code_pattern": ruleset.division.code_pattern},
+        variables={CODE_PATTERN: ruleset.division.code_pattern},
         substitutions={"municipality_code_length": length},
         parameters={
             "number_of_criteria": len(ruleset.criteria),
@@ -601,12 +662,18 @@ def run_checks(
     """Validate every table against its suites through one GX context; never raises on failure."""
     context = _context(docs_dir)
     prefix = f"areascreen_gate_{uuid.uuid4().hex[:12]}"
+    session = GateSession.of(checks)
     cursor = con.cursor()
+    session.open(cursor)
     outcomes: list[ExpectationOutcome] = []
     try:
-        for check in checks:
-            build_gate_table(con, prefix, check)
-        datasource = gx_duckdb.add_datasource(context, "areascreen", con)
+        session.open(con)
+        try:
+            for check in checks:
+                build_gate(con, prefix, check)
+        finally:
+            session.close(con)
+        datasource = gx_duckdb.add_datasource(context, "areascreen", con, session.open)
         try:
             for check in checks:
                 outcomes += _run_check(context, datasource, cursor, prefix, check)
@@ -614,7 +681,8 @@ def run_checks(
             gx_duckdb.close_datasource(datasource)
     finally:
         for check in checks:
-            cursor.execute(f"DROP TABLE IF EXISTS {prefix}_{check.table}")
+            kind = "VIEW" if check.as_view else "TABLE"
+            cursor.execute(f"DROP {kind} IF EXISTS {prefix}_{check.table}")
         cursor.close()
     docs_index = None
     if docs_dir is not None:
@@ -649,39 +717,71 @@ def table_columns(cursor: duckdb.DuckDBPyConnection, relation: str) -> list[str]
         return None
 
 
-def build_gate_table(cursor: duckdb.DuckDBPyConnection, prefix: str, check: TableCheck) -> None:
-    """Copy the checked table into its gate table with the derived columns its inputs allow.
-    Built on the run's own connection: the screening's views read Arrow tables registered on
-    it, which GX's cursor does not see; the gate table itself is visible to every cursor."""
-    for name, table in check.register.items():
-        cursor.register(name, table)
-    try:
-        columns = table_columns(cursor, check.source)
-        if columns is None:
-            cursor.execute(f"CREATE TABLE {prefix}_{check.table} (missing_table BOOLEAN)")
-            return
-        present = set(columns)
-        expressions = [
-            f"{d.expression} AS {_quoted(d.name)}"
-            for d in check.derived
-            if set(d.needs) <= present
-            and d.name not in present
-            and all(table_columns(cursor, t) is not None for t in d.tables)
-        ]
-        selected = ", ".join(["src.*", *expressions])
-        order = ROW_COLUMN if ROW_COLUMN in present else f"src.{_quoted(check.key_column)}"
-        if check.key_column not in present and ROW_COLUMN not in present:
-            order = "ALL"
-        query = (
-            f"CREATE TABLE {prefix}_{check.table} AS "
-            f"SELECT {selected} FROM {check.source} AS src {check.joins} "
-            f"ORDER BY {order}"
-        )
-        bound = {k: v for k, v in check.sql_parameters.items() if f"${k}" in query}
-        cursor.execute(query, bound or None)
-    finally:
-        for name in check.register:
+@dataclass(frozen=True)
+class GateSession:
+    """What a DuckDB connection needs to read the gates: the registered Arrow tables and the
+    variables of the derived columns (both are private to a connection, so every cursor the
+    gate or GX uses is opened with them)."""
+
+    tables: Mapping[str, pa.Table]
+    variables: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, checks: Sequence[TableCheck]) -> GateSession:
+        """The tables and variables of every check."""
+        tables = {n: t for c in checks for n, t in c.register.items()}
+        variables = {n: v for c in checks for n, v in c.variables.items()}
+        return cls(tables, variables)
+
+    def open(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        """Register the tables and set the variables (values bound) on a connection."""
+        for name, table in self.tables.items():
+            cursor.register(name, table)
+        for name, value in self.variables.items():
+            cursor.execute(f"SET VARIABLE {name} = $value", {"value": value})
+
+    def close(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        """Unregister the tables and reset the variables on a connection that stays open."""
+        for name in self.tables:
             cursor.unregister(name)
+        for name in self.variables:
+            cursor.execute(f"RESET VARIABLE {name}")
+
+
+def build_gate(cursor: duckdb.DuckDBPyConnection, prefix: str, check: TableCheck) -> None:
+    """The checked table with the derived columns its inputs allow: a view over the registered
+    source (in its order) or a copy ordered by key.
+    Built on the run's own connection: the screening's views read Arrow tables registered on
+    it, which GX's cursor does not see; a gate table is visible to every cursor, a gate view
+    to every cursor opened with the gate's session."""
+    kind = "VIEW" if check.as_view else "TABLE"
+    columns = table_columns(cursor, check.source)
+    if columns is None:
+        cursor.execute(
+            f"CREATE {kind} {prefix}_{check.table} AS "
+            "SELECT CAST(NULL AS BOOLEAN) AS missing_table LIMIT 0"
+        )
+        return
+    present = set(columns)
+    expressions = [
+        f"{d.expression} AS {_quoted(d.name)}"
+        for d in check.derived
+        if set(d.needs) <= present
+        and d.name not in present
+        and all(table_columns(cursor, t) is not None for t in d.tables)
+    ]
+    hidden = ", ".join(_quoted(c) for c in check.hidden if c in present)
+    every = f"src.* EXCLUDE ({hidden})" if hidden else "src.*"
+    selected = f"SELECT {', '.join([every, *expressions])} FROM {check.source} AS src"
+    if check.as_view:
+        cursor.execute(f"CREATE VIEW {prefix}_{check.table} AS {selected} {check.joins}")
+        return
+    order = ROW_COLUMN if ROW_COLUMN in present else f"src.{_quoted(check.key_column)}"
+    if check.key_column not in present and ROW_COLUMN not in present:
+        order = "ALL"
+    cursor.execute(
+        f"CREATE TABLE {prefix}_{check.table} AS {selected} {check.joins} ORDER BY {order}"
+    )
 
 
 def _run_check(
@@ -722,7 +822,7 @@ def _two_passes(batch, suite, check: TableCheck) -> tuple[Any, list[Any]]:
             name=f"{suite.name}.examples", expectations=[_copy_of(e) for e in failed]
         )
         second = batch.validate(
-            again, result_format=_result_format(check), expectation_parameters=parameters
+            again, result_format=_result_format(check, failed), expectation_parameters=parameters
         )
         results.update({_position(r): r for r in second.results})
     return first, [results[n] for n in sorted(results)]
@@ -746,11 +846,16 @@ def _succeeded(result) -> bool:
     return bool(result.success) and not raised
 
 
-def _result_format(check: TableCheck) -> dict[str, Any]:
-    """SUMMARY results naming up to MAX_EXAMPLES offending rows by key (and file row)."""
+def _result_format(check: TableCheck, expectations: Sequence[Any] = ()) -> dict[str, Any]:
+    """SUMMARY results naming up to MAX_EXAMPLES offending rows by key (and file row), with the
+    columns whose values the expectations' messages show (`meta.value_columns`)."""
     index_columns = [check.key_column]
     if check.row_label is not None:
         index_columns.append(ROW_COLUMN)
+    for expectation in expectations:
+        for column in (expectation.meta or {}).get("value_columns") or ():
+            if column not in index_columns:
+                index_columns.append(column)
     return {
         "result_format": "SUMMARY",
         "unexpected_index_column_names": index_columns,
@@ -830,7 +935,7 @@ def _outcome(check: TableCheck, cursor, prefix: str, suite_name: str, result) ->
 def _examples(check: TableCheck, config, details: Mapping[str, Any]) -> tuple[str, ...]:
     """Up to MAX_EXAMPLES offending rows: key, and file row or value where the suite asks."""
     rows = details.get("partial_unexpected_index_list") or []
-    columns = _domain_columns(config.kwargs)
+    columns = config.meta.get("value_columns") or _domain_columns(config.kwargs)
     return tuple(_example(check, config.meta, row, columns) for row in rows[:MAX_EXAMPLES])
 
 
