@@ -194,3 +194,24 @@ def test_the_prefect_engine_without_a_server_says_one_is_started(
     (note,) = [line for line in capsys.readouterr().err.splitlines() if "WARNING" in line]
     assert "PREFECT_API_URL is not set: starting a temporary Prefect server" in note
     assert "start one with `prefect server start`" in note
+
+
+@pytest.mark.slow
+def test_the_command_ends_its_process_with_the_exit_code_and_every_line_written(tmp_path):
+    import subprocess
+    import sys
+
+    bad = fixture_frame()
+    bad.loc[bad["area_code"] == "1880C1030", "low_educated"] = 1200
+    path = tmp_path / "area_statistics_2018.parquet"
+    bad.to_parquet(path, index=False)
+    log = tmp_path / "run.log"
+    command = [
+        sys.executable, "-m", "areascreen.cli", "--log-file", str(log), "run", "--engine",
+        "plain", "--input", str(path), "--ruleset", str(fixture_ruleset(tmp_path)),
+        "--out", str(tmp_path / "reports"),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == EXIT_DATA_PROBLEM
+    assert "areascreen: error:" in done.stderr and "1880C1030" in done.stderr
+    assert "Nothing published" in log.read_text(encoding="utf-8")

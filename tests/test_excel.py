@@ -265,3 +265,41 @@ def test_rows_are_the_xml_openpyxl_writes_for_the_same_cells(tmp_path):
     ]
     reference = openpyxl_sheet_xml(tmp_path / "reference.xlsx", table.column_names, expected_rows)
     assert sheet_xml(path, 1) == reference
+
+
+def test_rows_of_many_batches_and_dictionary_columns_are_the_xml_openpyxl_writes(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(excel, "ROWS_PER_WRITE", 3)
+    kinds = pa.array(["a", "=b", None, "a", "#N/A", "a", "c"]).dictionary_encode()
+    table = pa.table(
+        {
+            "kind": kinds,
+            "code": ["0180", "0180", "0127", None, "0127", "2380", "0180"],
+            "x": [1.5, None, float("inf"), 1e300, float("nan"), 2 / 3, -0.0],
+        }
+    )
+    path = write_workbook({"t": table}, tmp_path)
+    cells = {float("inf"): "inf"}
+    expected_rows = [
+        [kind, code, None if x is None or x != x else cells.get(x, x)]
+        for kind, code, x in zip(*table.to_pydict().values(), strict=True)
+    ]
+    reference = openpyxl_sheet_xml(tmp_path / "reference.xlsx", table.column_names, expected_rows)
+    assert sheet_xml(path, 1) == reference
+    assert [row[:2] for row in rows_of(path, "t")[1:]] == [
+        ("a", "0180"),
+        ("=b", "0180"),
+        (None, "0127"),
+        ("a", None),
+        ("#N/A", "0127"),
+        ("a", "2380"),
+        ("c", "0180"),
+    ]
+
+
+def test_a_joined_list_longer_than_a_cell_holds_names_its_row(tmp_path):
+    long_item = "x" * (EXCEL_MAX_CELL_TEXT // 2 + 1)
+    table = pa.table({"codes": [["a"], ["b"], [long_item, long_item]]})
+    with pytest.raises(WorkbookError, match=r"t\.codes row 3 holds 32,770 characters"):
+        write_workbook({"t": table}, tmp_path)

@@ -276,3 +276,33 @@ def test_the_previous_publication_is_read_by_its_exact_path_not_as_a_glob(tmp_pa
         "1280": "stayed",
     }
     assert f"Compared with `{bracketed / '2018'}`." in result.documents["changes.md"]
+
+
+def test_csv_batches_join_into_the_same_lines_as_one_batch(tmp_path, monkeypatch):
+    names = ["Stockholm", "=1+1", 'Say "hi"', "a,b", None, "Stockholm", "Malmö"]
+    table = pa.table(
+        {
+            "name": names,
+            "n": pa.array([1, None, 3, -4, 5, 6, 7], pa.int64()),
+            "x": [1.5, float("nan"), None, 1e16, -0.0, 1e-05, 0.1 + 0.2],
+            "ok": [True, None, False, True, True, False, None],
+            "kind": pa.array(["a", "b", "a", None, "a", "=b", "a"]).dictionary_encode(),
+        }
+    )
+    expected = (
+        "name;n;x;ok;kind\n"
+        "Stockholm;1;1,5;true;a\n"
+        "'=1+1;;;;b\n"
+        '"Say ""hi""";3;;false;a\n'
+        "a,b;-4;1e+16;true;\n"
+        ";5;-0,0;true;a\n"
+        "Stockholm;6;1e-05;false;'=b\n"
+        "Malmö;7;0,30000000000000004;;a\n"
+    )
+    write_csv(table, tmp_path / "one.csv", csv_style="swedish")
+    monkeypatch.setattr("areascreen.publish.CSV_BATCH_ROWS", 2)
+    write_csv(table, tmp_path / "batches.csv", csv_style="swedish")
+    for name in ("one.csv", "batches.csv"):
+        assert (tmp_path / name).read_text(encoding="utf-8-sig") == expected
+    write_csv(pa.table({}), tmp_path / "no_columns.csv")
+    assert (tmp_path / "no_columns.csv").read_bytes() == b"\n"

@@ -134,3 +134,34 @@ def test_names_and_ruleset_fields_cannot_inject_markup(ruleset: Ruleset):
     # A note cannot start a heading of its own: its line break is folded.
     assert not re.search(r"^# &lt;script", text, re.M)
     assert "> note # &lt;script&gt;" in text
+
+
+def test_compiled_templates_are_kept_on_disk_and_checked_against_their_source(tmp_path):
+    import jinja2
+
+    from areascreen.summary import TemplateCache
+
+    folder = tmp_path / "templates"
+    (folder / "page.j2").parent.mkdir()
+    (folder / "page.j2").write_text("{{ name }}!", encoding="utf-8")
+    cache_dir = tmp_path / "cache"
+
+    def render(cache: TemplateCache, name: str = "<x>") -> str:
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(folder), autoescape=True, bytecode_cache=cache
+        )
+        return env.get_template("page.j2").render(name=name)
+
+    first = TemplateCache("html", cache_dir)
+    assert render(first) == "&lt;x&gt;!"
+    [kept] = list(cache_dir.iterdir())
+    assert kept.name.startswith("html-") and kept.read_bytes() == next(iter(first.store.values()))
+    written = kept.stat().st_ino
+    assert render(TemplateCache("html", cache_dir)) == "&lt;x&gt;!"
+    assert kept.stat().st_ino == written  # read from disk, not compiled and written again
+    (folder / "page.j2").write_text("{{ name }}?", encoding="utf-8")
+    assert render(TemplateCache("html", cache_dir)) == "&lt;x&gt;?"
+    kept.write_bytes(kept.read_bytes()[:20])  # a damaged file is compiled afresh
+    assert render(TemplateCache("html", cache_dir)) == "&lt;x&gt;?"
+    assert render(TemplateCache("html", folder / "page.j2" / "cache")) == "&lt;x&gt;?"
+    assert [p.name for p in cache_dir.iterdir() if p.name.startswith(".")] == []

@@ -175,6 +175,8 @@ class TemplateCache(jinja2.BytecodeCache):
             bucket.bytecode_from_string(data)
         except Exception:  # a damaged file: compile again
             bucket.reset()
+            return
+        self.store[bucket.key] = data
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         """Keep a newly compiled template; its file is replaced whole, never half written."""
