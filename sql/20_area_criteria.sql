@@ -103,9 +103,10 @@ compared AS (
         END AS near_threshold
     FROM joined
 ),
--- The threshold count T = b d / a: where a64/b64 are given, floor(T) by integer division in
--- 64 bits; otherwise an estimate in floating point, corrected by one where the exact 128-bit
--- products say so, so floor(T) is exact without a 128-bit division.
+-- The threshold count T = b d / a, needed only where the fraction does not fit 64 bits (the
+-- 64-bit margin comes from signed_difference64, in margins below): an estimate in floating
+-- point, corrected by one where the exact 128-bit products say so, so floor(T) is exact
+-- without a 128-bit division.
 approximated AS (
     SELECT
         *,
@@ -129,10 +130,7 @@ judged AS (
     SELECT
         *,
         CASE
-            WHEN NOT known THEN NULL
-            -- In 64 bits, floor(T) by integer division (// truncates towards zero).
-            WHEN a64 IS NOT NULL THEN (b64 * denominator) // a64
-                - CASE WHEN (b64 * denominator) % a64 < 0 THEN 1 ELSE 0 END
+            WHEN NOT known OR a64 IS NOT NULL THEN NULL
             WHEN clear THEN estimate
             ELSE estimate
                 - CASE WHEN estimate * a > b * denominator THEN 1 ELSE 0 END
@@ -145,7 +143,7 @@ whole AS (
     SELECT
         *,
         CASE
-            WHEN a64 IS NOT NULL THEN (b64 * denominator) % a64 = 0
+            WHEN a64 IS NOT NULL THEN NULL
             WHEN clear THEN FALSE
             ELSE threshold_floor * a = b * denominator
         END AS threshold_whole
@@ -155,7 +153,16 @@ margins AS (
     SELECT
         *,
         CAST(CASE
-            WHEN crossed IS NULL OR threshold_floor IS NULL THEN NULL
+            WHEN crossed IS NULL THEN NULL
+            -- In 64 bits, from s = signed_difference64 = worse (n a - b d) and a > 0: crossed
+            -- (s > 0), ceil(s / a) persons; not crossed, floor(-s / a) + 1. (Above, n - floor(T)
+            -- = ceil((n a - b d) / a); below, ceil(T) - n = ceil((b d - n a) / a); and so on.)
+            WHEN signed_difference64 IS NOT NULL THEN
+                CASE WHEN signed_difference64 > 0
+                    THEN (signed_difference64 + a64 - 1) // a64
+                    ELSE (-signed_difference64) // a64 + 1
+                END
+            WHEN threshold_floor IS NULL THEN NULL
             WHEN worse = 1 AND crossed THEN numerator - threshold_floor
             WHEN worse = 1 THEN threshold_floor + 1 - numerator
             -- below: ceil(T) is floor(T) unless T is no whole number

@@ -165,6 +165,8 @@ class LoadedInput:
     row_numbers: np.ndarray | None = field(default=None, repr=False)
     row_label: str = "row"
     columns: InputColumns = DEFAULT_COLUMNS
+    # The file row of the first table row when row_numbers is None (the rows then follow on).
+    first_row: int = 2
 
     @property
     def rows(self) -> int:
@@ -199,7 +201,7 @@ class LoadedInput:
         """Where each row is in the file: CSV line or sheet row (header = 1)."""
         if self.row_numbers is not None:
             return self.row_numbers
-        return np.arange(2, self.rows + 2, dtype=np.int64)
+        return np.arange(self.first_row, self.first_row + self.rows, dtype=np.int64)
 
     def problem_cells(self) -> pd.DataFrame:
         """Boolean frame, one column per table column: True where a cell did not convert."""
@@ -695,9 +697,8 @@ def _read_parquet(
         )
     except Exception as exc:
         raise InputError(f"{name}: not a readable Parquet file: {_library_problem(exc)}") from exc
-    row_numbers = np.arange(1, rows + 1, dtype=np.int64)
     converted, problems, notes = convert_arrow_columns(
-        dict(zip(columns.all, table.columns, strict=True)), decimal or ".", row_numbers, columns
+        dict(zip(columns.all, table.columns, strict=True)), decimal or ".", None, columns
     )
     return LoadedInput(
         data=converted,
@@ -707,19 +708,22 @@ def _read_parquet(
         column_map_used={header[i]: target for target, i in positions.items()},
         notes=_ignored_note([header[i] for i in ignored]) + notes,
         parse_problems=problems,
-        row_numbers=row_numbers,
         row_label="row",
         columns=columns,
+        first_row=1,
     )
 
 
 def convert_arrow_columns(
     cells_by_name: Mapping[str, pa.ChunkedArray],
     decimal: str,
-    rows: np.ndarray,
+    rows: np.ndarray | None,
     columns: InputColumns = DEFAULT_COLUMNS,
 ) -> tuple[pa.Table, tuple[ParseProblem, ...], tuple[str, ...]]:
-    """The needed columns from Arrow columns: (table, parse problems, notes)."""
+    """The needed columns from Arrow columns: (table, parse problems, notes). `rows` gives
+    each row's place in the file; None when row n (from 0) is file row n + 1."""
+    if rows is None:
+        rows = _RowsFromOne()
     converted: dict[str, pa.ChunkedArray] = {}
     problems: list[ParseProblem] = []
     notes: list[str] = []
@@ -740,6 +744,13 @@ def convert_arrow_columns(
         problems.extend(_problems(column, series, flagged, rows))
     problems.sort(key=lambda p: (p.row, order.index(p.column)))
     return pa.table(converted), tuple(problems), tuple(notes)
+
+
+class _RowsFromOne:
+    """File rows 1, 2, ... of a table, looked up by position without an array of them all."""
+
+    def __getitem__(self, index: int) -> int:
+        return int(index) + 1
 
 
 def _plain_values(cells: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -766,6 +777,8 @@ def _arrow_counts(cells: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray] 
     kind = cells.type
     if not pa.types.is_integer(kind):
         return None
+    if _within_count_limits(cells):
+        return cells.cast(pa.int64(), safe=False), np.empty(0, dtype=np.int64)
     limit = pa.scalar(MAX_COUNT, pa.uint64() if kind == pa.uint64() else pa.int64())
     too_big = pc.greater(cells, limit)
     if pa.types.is_signed_integer(kind):
@@ -777,6 +790,13 @@ def _arrow_counts(cells: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray] 
     # Every value left has at most 15 digits, so the cast is exact; unchecked, it does not
     # look at the values under the cells just made missing.
     return cells.cast(pa.int64(), safe=False), bad
+
+
+def _within_count_limits(cells: pa.ChunkedArray) -> bool:
+    """Whether every value of an integer column has at most 15 digits (one pass: min and max)."""
+    extremes = pc.min_max(cells)
+    low, high = extremes["min"].as_py(), extremes["max"].as_py()
+    return low is None or (low >= -MAX_COUNT and high <= MAX_COUNT)
 
 
 def _arrow_to_series(column: object) -> pd.Series:
