@@ -73,7 +73,8 @@ AREA_CODE_HAS_FORM = f"regexp_full_match({AREA_CODE}, getvariable('{CODE_PATTERN
 # Columns added to the input by row position that only the derived columns read.
 UNPARSED_COLUMNS = "unparsed_columns"
 AREA_CODE_IN_LIST = "area_code_in_code_list"
-HIDDEN_INPUT_COLUMNS = (UNPARSED_COLUMNS, AREA_CODE_IN_LIST)
+AREA_CODE_HAS_FORM_COLUMN = "area_code_has_form"
+HIDDEN_INPUT_COLUMNS = (UNPARSED_COLUMNS, AREA_CODE_IN_LIST, AREA_CODE_HAS_FORM_COLUMN)
 
 AREA_YEAR_ROWS = Derived(
     "area_year_rows",
@@ -295,21 +296,25 @@ def input_check(
             "max_years_per_file": None if allow_multiple_years else 1,
         },
         row_label=loaded.row_label,
-        register={"gate_input": input_arrow(loaded, known)},
-        variables={CODE_PATTERN: ruleset.division.code_pattern},
+        register={"gate_input": input_arrow(loaded, division.code_pattern, known)},
         as_view=True,
     )
 
 
-def input_arrow(loaded: LoadedInput, known_codes: Iterable[str] | None = None) -> pa.Table:
+def input_arrow(
+    loaded: LoadedInput, code_pattern: str, known_codes: Iterable[str] | None = None
+) -> pa.Table:
     """The loaded table as Arrow with the columns the gate adds by row position (the file is
-    read once, in order; everything else is derived in SQL as GX reads the gate view):
+    read once, in order; the rest is derived in SQL as GX reads the gate view):
 
     - `source_row`: each row's place in the file;
     - `unparsed_values` and `unparsed_columns`: the values of the row that did not convert;
     - `area_year_rows`: the rows with the same area code and year;
     - `municipality_code_listed`: whether the municipality code is in data/municipalities.csv;
+    - `area_code_has_form`: whether the area code matches the division's pattern;
     - `area_code_in_code_list`: whether the area code is in the division's list, when it has one.
+
+    Codes are looked up once per distinct code, not once per row.
     """
     try:
         table = loaded.table
@@ -318,22 +323,67 @@ def input_arrow(loaded: LoadedInput, known_codes: Iterable[str] | None = None) -
             f"{_label(loaded.path.name)}: the table read from the file cannot be checked: {exc}"
         ) from exc
     source_rows = loaded.source_rows()
-    table = table.append_column(ROW_COLUMN, pa.array(source_rows, pa.int64()))
-    for name, values in unparsed_arrays(loaded, source_rows).items():
-        table = table.append_column(name, values)
+    added: dict[str, pa.Array | pa.ChunkedArray] = {ROW_COLUMN: pa.array(source_rows, pa.int64())}
+    added.update(unparsed_arrays(loaded, source_rows))
     names = set(table.column_names)
-    added: dict[str, pa.Array] = {}
-    if {"area_code", "year"} <= names:
-        rows = rows_per_key(table["area_code"], table["year"])
-        added[AREA_YEAR_ROWS.name] = pa.array(rows, pa.int64())
+    if "area_code" in names:
+        codes = Distinct.of(table["area_code"])
+        added[AREA_CODE_HAS_FORM_COLUMN] = codes.per_row(matches_pattern(codes.text, code_pattern))
+        if known_codes is not None:
+            added[AREA_CODE_IN_LIST] = codes.per_row(listed(codes.text, known_codes))
+        if "year" in names:
+            added[AREA_YEAR_ROWS.name] = pa.array(
+                rows_per_key(codes.indices, Distinct.of(table["year"]).indices), pa.int64()
+            )
     if "municipality_code" in names:
-        added["municipality_code_listed"] = listed(table["municipality_code"], municipality_codes())
-    if known_codes is not None and "area_code" in names:
-        added[AREA_CODE_IN_LIST] = listed(table["area_code"], known_codes)
+        municipalities = Distinct.of(table["municipality_code"])
+        added["municipality_code_listed"] = municipalities.per_row(
+            listed(municipalities.text, municipality_codes())
+        )
     for name, values in added.items():
         if name not in names:
             table = table.append_column(name, values)
     return table
+
+
+@dataclass(frozen=True)
+class Distinct:
+    """A column's distinct values and, per row, the number of its value (missing: the last)."""
+
+    values: pa.Array
+    indices: np.ndarray
+
+    @classmethod
+    def of(cls, column: pa.ChunkedArray) -> Distinct:
+        """The distinct values of a column, in order of first appearance."""
+        encoded = pc.dictionary_encode(column.combine_chunks())
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()
+        missing = len(encoded.dictionary)
+        indices = encoded.indices.fill_null(missing).to_numpy(zero_copy_only=False)
+        return cls(encoded.dictionary, indices.astype(np.int64))
+
+    @property
+    def text(self) -> pa.Array:
+        """The distinct values as text."""
+        values = self.values
+        return values if pa.types.is_string(values.type) else values.cast(pa.string())
+
+    def per_row(self, per_value: pa.Array) -> pa.Array:
+        """A value per distinct value spread to the rows; missing for a missing value."""
+        with_missing = pa.concat_arrays([per_value, pa.nulls(1, per_value.type)])
+        return with_missing.take(pa.array(self.indices))
+
+
+def matches_pattern(values: pa.Array, pattern: str) -> pa.Array:
+    """Whether each text matches the pattern as a whole, by DuckDB's `regexp_full_match`."""
+    with duckdb.connect() as con:
+        con.register("gate_values", pa.table({"value": values}))
+        result = con.sql(
+            "SELECT regexp_full_match(value, $pattern) AS matches FROM gate_values",
+            params={"pattern": pattern},
+        ).to_arrow_table()
+    return result["matches"].combine_chunks().cast(pa.bool_())
 
 
 def unparsed_arrays(loaded: LoadedInput, source_rows: np.ndarray) -> dict[str, pa.Array]:
@@ -358,27 +408,16 @@ def unparsed_arrays(loaded: LoadedInput, source_rows: np.ndarray) -> dict[str, p
     }
 
 
-def listed(values: pa.ChunkedArray, codes: Iterable[str]) -> pa.ChunkedArray:
-    """Per row whether the value, as text, is one of `codes`; missing where the value is."""
-    text = values if pa.types.is_string(values.type) else values.cast(pa.string())
-    found = pc.is_in(text, value_set=pa.array(sorted(codes), pa.string()))
-    return pc.if_else(pc.is_valid(text), found, pa.scalar(None, pa.bool_()))
+def listed(values: pa.Array, codes: Iterable[str]) -> pa.Array:
+    """Whether each value is one of `codes`; missing where the value is."""
+    found = pc.is_in(values, value_set=pa.array(sorted(codes), pa.string()))
+    return pc.if_else(pc.is_valid(values), found, pa.scalar(None, pa.bool_()))
 
 
-def _codes(values: pa.ChunkedArray) -> np.ndarray:
-    """Each value's number among the column's distinct values; missing is a value of its own."""
-    encoded = pc.dictionary_encode(values.combine_chunks())
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks()
-    missing = len(encoded.dictionary)
-    return encoded.indices.fill_null(missing).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-def rows_per_key(first: pa.ChunkedArray, second: pa.ChunkedArray) -> np.ndarray:
-    """Per row, how many rows have the same pair of values (missing equals missing), as
+def rows_per_key(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Per row, how many rows have the same pair of value numbers (see `Distinct`), as
     `count(*) OVER (PARTITION BY first, second)`, without sorting the table."""
-    a, b = _codes(first), _codes(second)
-    key = a * (int(b.max(initial=0)) + 1) + b
+    key = first * (int(second.max(initial=0)) + 1) + second
     if key.size and int(key.max()) <= 4 * key.size + 1024:
         return np.bincount(key)[key]
     _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
@@ -388,17 +427,17 @@ def rows_per_key(first: pa.ChunkedArray, second: pa.ChunkedArray) -> np.ndarray:
 def input_derived(ruleset: Any) -> tuple[Derived, ...]:
     """The input's derived columns computed in SQL: code prefix, listed code, suppression."""
     division = ruleset.division
-    code, matches = AREA_CODE, AREA_CODE_HAS_FORM
+    code, matches = AREA_CODE, f"src.{AREA_CODE_HAS_FORM_COLUMN}"
     derived = [
         Derived(
             "area_code_prefix",
             f"CASE WHEN {matches} THEN left({code}, {int(division.municipality_code_length)}) END",
-            ("area_code",),
+            ("area_code", AREA_CODE_HAS_FORM_COLUMN),
         ),
         Derived(
             "area_code_listed",
             f"CASE WHEN {matches} THEN src.{AREA_CODE_IN_LIST} END",
-            ("area_code", AREA_CODE_IN_LIST),
+            ("area_code", AREA_CODE_HAS_FORM_COLUMN, AREA_CODE_IN_LIST),
         ),
     ]
     for indicator in ruleset.indicators:
