@@ -65,6 +65,9 @@ class ScreeningRun:
     summary: ScreeningSummary
     steps: dict[str, Timings] = field(default_factory=dict)
     cpu_seconds: float = 0.0
+    # The process's peak resident set when the screening stage ended (before anything timed
+    # apart from it), in MB; None for the yardsticks, whose whole process is the stage.
+    stage_peak_rss_mb: float | None = None
 
 
 class Stopwatch:
@@ -107,6 +110,13 @@ def summary_from_arrow(tables: dict[str, pa.Table]) -> ScreeningSummary:
         eligible["selected_areas"].to_pylist(),
         eligible["population_in_selected_areas"].to_pylist(),
     )
+
+
+def peak_resident_mb() -> float:
+    """This process's peak resident set so far in MB (`ru_maxrss`)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
 
 
 def resident_mb() -> float:
@@ -186,10 +196,11 @@ def run_pipeline(path: Path, ruleset: Ruleset, progress: Path | None = None) -> 
         watch.lap("fetch_tables")
         log.record("fetch_tables", watch.laps["fetch_tables"])
     cpu = watch.cpu()
+    stage_peak = peak_resident_mb()
     started = time.perf_counter()
     tables["area_results"] = fetch_table(con, RESULT_SOURCES["area_results"])
     log.record(PUBLISHED_AREA_STEP, time.perf_counter() - started)
-    return ScreeningRun(watch.laps, summary_from_arrow(tables), log.to_json(), cpu)
+    return ScreeningRun(watch.laps, summary_from_arrow(tables), log.to_json(), cpu, stage_peak)
 
 
 def run_duckdb(path: Path, ruleset: Ruleset, progress: Path | None = None) -> ScreeningRun:

@@ -50,6 +50,14 @@ class SizeResult:
         runs = self.screening.get(contender, []) if contender != "validation" else self.validation
         return max((m.peak_rss_bytes for m in runs), default=None)
 
+    def stage_peak_rss_bytes(self, contender: str) -> int | None:
+        """Largest peak resident set over a contender's runs when its screening stage ended
+        (None for the yardsticks, whose process is the stage alone)."""
+        runs = self.screening.get(contender, [])
+        peaks = [m.payload.get("stage_peak_rss_mb") for m in runs if m.ok]
+        peaks = [p for p in peaks if p is not None]
+        return int(max(peaks) * 1e6) if peaks else None
+
     def cpu_seconds(self, contender: str) -> float | None:
         """CPU seconds (all threads) of the measured work of the run `best` picks; for a
         process that does not report its own, user + system of the whole process."""
@@ -163,22 +171,37 @@ def _speed_targets(results: BenchmarkResults, size: SizeResult) -> list[Target]:
         ),
         Target(
             f"screening ≥ {MIN_SPEEDUP_OVER_PANDAS:g}× faster than pandas/numpy",
-            _ratio_text(over_pandas, "≤ " if bound else ""),
+            _ratio_text(over_pandas, "≤ " if bound else "") + _below_the_query(size),
             pandas_met,
         ),
     ]
 
 
+def _below_the_query(size: SizeResult) -> str:
+    """Where ≥ 5× faster than pandas asks for less time than the single query itself takes,
+    the two times, so the table shows that the target is out of reach of any screening."""
+    pandas, duckdb = size.seconds("pandas"), size.seconds("duckdb")
+    if pandas is None or duckdb is None or pandas / MIN_SPEEDUP_OVER_PANDAS >= duckdb:
+        return ""
+    return (
+        f" (it needs ≤ {pandas / MIN_SPEEDUP_OVER_PANDAS:.3f} s; the single query itself takes "
+        f"{duckdb:.3f} s)"
+    )
+
+
 def _memory_target(size: SizeResult) -> Target:
-    """The screening's peak resident set."""
+    """The peak resident set of the whole pipeline process: the screening stage and the
+    per-area table in its published form (the stage's own peak is given beside it)."""
     peak = size.peak_rss_bytes("pipeline")
+    stage = size.stage_peak_rss_bytes("pipeline")
     finished = size.seconds("pipeline") is not None
-    name = f"screening peak RSS ≤ {MAX_PEAK_RSS_BYTES / GB:g} GB"
+    name = f"peak RSS ≤ {MAX_PEAK_RSS_BYTES / GB:g} GB (stage and per-area published table)"
     if peak is None:
         return Target(name, "n/a", None)
     if not finished:
         return Target(name, f"> {peak / GB:.2f} GB (stopped at a limit)", False)
-    return Target(name, f"{peak / GB:.2f} GB", peak <= MAX_PEAK_RSS_BYTES)
+    stage_text = f"; the screening stage alone {stage / GB:.2f} GB" if stage else ""
+    return Target(name, f"{peak / GB:.2f} GB{stage_text}", peak <= MAX_PEAK_RSS_BYTES)
 
 
 def _validation_target(results: BenchmarkResults, size: SizeResult) -> Target:

@@ -62,6 +62,7 @@ def _screen(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "timings": run.timings,
         "cpu_seconds": run.cpu_seconds,
+        "stage_peak_rss_mb": run.stage_peak_rss_mb,
         "ruleset": ruleset.name,
         **run.steps,
         "rss_after_imports_mb": rss,

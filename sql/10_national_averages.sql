@@ -3,27 +3,33 @@
 -- county, and the mean and standard deviation of the area rates, unweighted and weighted by the
 -- area's population, over the screened areas (population at least $minimum_population).
 -- One pass over the area counts, summed per municipality first; the standard deviation is the
--- population one, from the sums of rates and of squared rates. An area's rate is known exactly
--- when its counts are (see 00_areas), so count(rate) counts the areas with known counts; the
--- screened rate is the rate of an area with at least $minimum_population residents. (Plain
--- aggregates over CASE expressions: FILTER clauses cost twice as much here.)
+-- population one, from the sums of rates and of squared rates (sums of BIGINT counts are
+-- HUGEINT). The screened rate is the rate of an area with known counts (see 00_areas) and at
+-- least $minimum_population residents. (Plain aggregates over CASE expressions: FILTER clauses
+-- cost twice as much here.)
 -- Rows that count nationally but are no areas (national_only_counts, e.g. the Election
 -- Authority's collection districts holding late votes) are added to the national totals only.
 -- Reads indicators, area_indicators, municipality_keys and national_only_counts.
 CREATE OR REPLACE TABLE municipality_sums AS
 WITH screened AS (
     SELECT
-        *,
-        CASE WHEN population >= $minimum_population THEN rate END AS screened_rate
+        indicator_id,
+        municipality_id,
+        known,
+        numerator,
+        denominator,
+        population,
+        CASE WHEN known AND population >= $minimum_population
+            THEN 100 * CAST(numerator AS DOUBLE) / denominator END AS screened_rate
     FROM area_indicators
 )
 SELECT
     indicator_id,
     municipality_id,
-    CAST(sum(CASE WHEN known THEN numerator END) AS HUGEINT) AS numerator_total,
-    CAST(sum(CASE WHEN known THEN denominator END) AS HUGEINT) AS denominator_total,
-    count(rate) AS areas_known,
-    count(*) - count(rate) AS areas_suppressed,
+    sum(CASE WHEN known THEN numerator END) AS numerator_total,
+    sum(CASE WHEN known THEN denominator END) AS denominator_total,
+    count_if(known) AS areas_known,
+    count(*) - count_if(known) AS areas_suppressed,
     count(screened_rate) AS screened,
     sum(screened_rate) AS rate_sum,
     sum(screened_rate * screened_rate) AS rate_squares,
