@@ -332,14 +332,10 @@ def input_arrow(
         if known_codes is not None:
             added[AREA_CODE_IN_LIST] = codes.per_row(listed(codes.text, known_codes))
         if "year" in names:
-            added[AREA_YEAR_ROWS.name] = pa.array(
-                rows_per_key(codes.indices, Distinct.of(table["year"]).indices), pa.int64()
-            )
+            rows = rows_per_key(codes.indices, value_numbers(table["year"]))
+            added[AREA_YEAR_ROWS.name] = pa.array(rows, pa.int64())
     if "municipality_code" in names:
-        municipalities = Distinct.of(table["municipality_code"])
-        added["municipality_code_listed"] = municipalities.per_row(
-            listed(municipalities.text, municipality_codes())
-        )
+        added["municipality_code_listed"] = listed(table["municipality_code"], municipality_codes())
     for name, values in added.items():
         if name not in names:
             table = table.append_column(name, values)
@@ -408,8 +404,24 @@ def unparsed_arrays(loaded: LoadedInput, source_rows: np.ndarray) -> dict[str, p
     }
 
 
-def listed(values: pa.Array, codes: Iterable[str]) -> pa.Array:
-    """Whether each value is one of `codes`; missing where the value is."""
+def value_numbers(column: pa.ChunkedArray) -> np.ndarray:
+    """Per row a number that is the same for equal values (missing: a number of its own)."""
+    if not pa.types.is_integer(column.type):
+        return Distinct.of(column).indices
+    extremes = pc.min_max(column).as_py()
+    lowest, highest = extremes["min"], extremes["max"]
+    if lowest is None:
+        return np.zeros(len(column), np.int64)
+    if highest - lowest > 4 * len(column) + 1024 or abs(lowest) > 2**62:
+        return Distinct.of(column).indices
+    filled = pc.fill_null(column.cast(pa.int64()), lowest - 1)
+    return filled.to_numpy() - (lowest - 1)
+
+
+def listed(values: pa.Array | pa.ChunkedArray, codes: Iterable[str]) -> pa.Array:
+    """Whether each value, as text, is one of `codes`; missing where the value is."""
+    if not pa.types.is_string(values.type):
+        values = values.cast(pa.string())
     found = pc.is_in(values, value_set=pa.array(sorted(codes), pa.string()))
     return pc.if_else(pc.is_valid(values), found, pa.scalar(None, pa.bool_()))
 
@@ -419,7 +431,10 @@ def rows_per_key(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     `count(*) OVER (PARTITION BY first, second)`, without sorting the table."""
     key = first * (int(second.max(initial=0)) + 1) + second
     if key.size and int(key.max()) <= 4 * key.size + 1024:
-        return np.bincount(key)[key]
+        counts = np.bincount(key)
+        if counts.max() <= 1:
+            return np.ones(key.size, np.int64)
+        return counts[key]
     _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
     return counts[inverse]
 
