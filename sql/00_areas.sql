@@ -3,6 +3,8 @@
 -- Also copies the rules and references the steps join into tables of their own: indicators
 -- (from indicator_rows), criteria (criterion_rows), index_components (index_component_rows) and
 -- municipalities (municipality_list).
+-- An area's area_id is its place in area code order (flag.area_ids_in_code_order): ordering by
+-- it orders by code.
 -- Reads input_areas (one row per area: area_id, municipality_id, area_code, area_name,
 -- municipality_code, year, population), indicator_counts (one row per area and indicator of the
 -- ruleset: area_id, indicator_id, municipality_id, population, numerator, denominator (NULL =

@@ -1,7 +1,7 @@
--- The published forms of the per-area tables, in area code order: area_results without the
--- internal keys, with each area's smallest margin in persons over its criteria (computed here,
--- when published, from every row of area_criteria), and area_criteria with the codes and
--- indicator of each row.
+-- The published forms of the per-area tables, in area code order (area ids follow it, see
+-- 00_areas, so the sort compares integers, not text): area_results without the internal keys,
+-- with each area's smallest margin in persons over its criteria (computed here, when published,
+-- from every row of area_criteria), and area_criteria with the codes and indicator of each row.
 CREATE OR REPLACE VIEW published_area_results AS
 WITH margins AS (
     SELECT
@@ -15,7 +15,7 @@ SELECT
     margins.smallest_margin_persons
 FROM area_results
 LEFT JOIN margins ON margins.area_id = area_results.area_id
-ORDER BY area_results.area_code;
+ORDER BY area_results.area_id;
 
 CREATE OR REPLACE VIEW published_area_criteria AS
 SELECT
@@ -41,7 +41,7 @@ SELECT
 FROM area_criteria
 INNER JOIN areas ON areas.area_id = area_criteria.area_id
 INNER JOIN indicators ON indicators.indicator_id = area_criteria.indicator_id
-ORDER BY areas.area_code, area_criteria.criterion_id;
+ORDER BY areas.area_id, area_criteria.criterion_id;
 
 -- Totals are HUGEINT inside the screening; the input gate bounds every count, so they fit BIGINT.
 CREATE OR REPLACE VIEW published_national_averages AS

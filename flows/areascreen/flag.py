@@ -156,6 +156,24 @@ def municipality_keys(codes: pa.ChunkedArray) -> tuple[pa.Array, pa.Table]:
     return ids, keys
 
 
+def area_ids_in_code_order(codes: pa.ChunkedArray) -> pa.Array:
+    """Each area's id: its place in area code order (equal codes in file order, missing codes
+    last), so that ordering by id orders by code without comparing text. A file already in
+    code order, the usual case, is checked in one pass and numbered as it stands."""
+    rows = len(codes)
+    in_file_order = np.arange(rows, dtype=np.int32)
+    if rows < 2:
+        return pa.array(in_file_order)
+    if codes.null_count == 0:
+        descending = pc.less(codes.slice(1), codes.slice(0, rows - 1))
+        if not pc.any(descending).as_py():
+            return pa.array(in_file_order)
+    order = pc.sort_indices(codes).to_numpy()  # stable; missing values last
+    ids = np.empty(rows, dtype=np.int32)
+    ids[order] = in_file_order
+    return pa.array(ids)
+
+
 def register_municipalities(con: duckdb.DuckDBPyConnection) -> None:
     """Make the reference list of municipalities available to step 00 as `municipality_list`."""
     relation = con.read_csv(str(MUNICIPALITIES_CSV), header=True, all_varchar=True)
@@ -171,7 +189,7 @@ def load_areas(
     """Register the validated input as Arrow and define the views `areas` and `area_indicators`
     over it: the input and its long form stay registered, read where they are, never copied."""
     table = _as_arrow(frame)
-    area_ids = pa.array(np.arange(table.num_rows, dtype=np.int32))
+    area_ids = area_ids_in_code_order(table.column("area_code"))
     municipality_ids, keys = municipality_keys(table.column("municipality_code"))
     areas = pa.table(
         {
