@@ -70,11 +70,9 @@ CODE_PATTERN = "areascreen_code_pattern"
 # Whether an area code has its division's form.
 AREA_CODE_HAS_FORM = f"regexp_full_match({AREA_CODE}, getvariable('{CODE_PATTERN}'))"
 
-# Columns added to the input by row position that only the derived columns read.
+# A column added to the input by row position that only the derived columns read.
 UNPARSED_COLUMNS = "unparsed_columns"
-AREA_CODE_IN_LIST = "area_code_in_code_list"
-AREA_CODE_HAS_FORM_COLUMN = "area_code_has_form"
-HIDDEN_INPUT_COLUMNS = (UNPARSED_COLUMNS, AREA_CODE_IN_LIST, AREA_CODE_HAS_FORM_COLUMN)
+HIDDEN_INPUT_COLUMNS = (UNPARSED_COLUMNS,)
 
 AREA_YEAR_ROWS = Derived(
     "area_year_rows",
@@ -280,7 +278,6 @@ def input_check(
 ) -> TableCheck:
     """The input table, its derived columns and the ruleset's values for its suites."""
     division = ruleset.division
-    known = division.known_codes()
     return TableCheck(
         table="area_statistics",
         label=_label(loaded.path.name),
@@ -296,14 +293,12 @@ def input_check(
             "max_years_per_file": None if allow_multiple_years else 1,
         },
         row_label=loaded.row_label,
-        register={"gate_input": input_arrow(loaded, division.code_pattern, known)},
+        register={"gate_input": input_arrow(loaded, division)},
         as_view=True,
     )
 
 
-def input_arrow(
-    loaded: LoadedInput, code_pattern: str, known_codes: Iterable[str] | None = None
-) -> pa.Table:
+def input_arrow(loaded: LoadedInput, division: Any) -> pa.Table:
     """The loaded table as Arrow with the columns the gate adds by row position (the file is
     read once, in order; the rest is derived in SQL as GX reads the gate view):
 
@@ -311,10 +306,8 @@ def input_arrow(
     - `unparsed_values` and `unparsed_columns`: the values of the row that did not convert;
     - `area_year_rows`: the rows with the same area code and year;
     - `municipality_code_listed`: whether the municipality code is in data/municipalities.csv;
-    - `area_code_has_form`: whether the area code matches the division's pattern;
-    - `area_code_in_code_list`: whether the area code is in the division's list, when it has one.
-
-    Codes are looked up once per distinct code, not once per row.
+    - `area_code_prefix` and `area_code_listed` (see `code_columns`), computed once per
+      distinct area code, not once per row.
     """
     try:
         table = loaded.table
@@ -328,9 +321,9 @@ def input_arrow(
     names = set(table.column_names)
     if "area_code" in names:
         codes = Distinct.of(table["area_code"])
-        added[AREA_CODE_HAS_FORM_COLUMN] = codes.per_row(matches_pattern(codes.text, code_pattern))
-        if known_codes is not None:
-            added[AREA_CODE_IN_LIST] = codes.per_row(listed(codes.text, known_codes))
+        per_code = code_columns(codes.text, division)
+        for name in per_code.column_names:
+            added[name] = codes.per_row(per_code[name].combine_chunks())
         if "year" in names:
             rows = rows_per_key(codes.indices, value_numbers(table["year"]))
             added[AREA_YEAR_ROWS.name] = pa.array(rows, pa.int64())
@@ -371,15 +364,29 @@ class Distinct:
         return with_missing.take(pa.array(self.indices))
 
 
-def matches_pattern(values: pa.Array, pattern: str) -> pa.Array:
-    """Whether each text matches the pattern as a whole, by DuckDB's `regexp_full_match`."""
+def code_columns(codes: pa.Array, division: Any) -> pa.Table:
+    """Per distinct area code, in SQL: its first `municipality_code_length` characters when it
+    has the division's form, and, when the division has a code list, whether it is listed."""
+    known = division.known_codes()
+    listed_code = "value IN (SELECT area_code FROM gate_known_codes)"
+    columns = ["CASE WHEN has_form THEN left(value, $length) END AS area_code_prefix"]
+    if known is not None:
+        columns.append(f"CASE WHEN has_form THEN {listed_code} END AS area_code_listed")
+    query = (
+        f"SELECT {', '.join(columns)} FROM (SELECT position, value, "
+        "regexp_full_match(value, $pattern) AS has_form FROM gate_values) ORDER BY position"
+    )
     with duckdb.connect() as con:
-        con.register("gate_values", pa.table({"value": values}))
-        result = con.sql(
-            "SELECT regexp_full_match(value, $pattern) AS matches FROM gate_values",
-            params={"pattern": pattern},
-        ).to_arrow_table()
-    return result["matches"].combine_chunks().cast(pa.bool_())
+        con.register(
+            "gate_values", pa.table({"position": pa.array(range(len(codes))), "value": codes})
+        )
+        if known is not None:
+            con.register("gate_known_codes", pa.table({"area_code": sorted(known)}))
+        parameters = {
+            "pattern": division.code_pattern,
+            "length": int(division.municipality_code_length),
+        }
+        return con.sql(query, params=parameters).to_arrow_table()
 
 
 def unparsed_arrays(loaded: LoadedInput, source_rows: np.ndarray) -> dict[str, pa.Array]:
@@ -440,21 +447,8 @@ def rows_per_key(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 
 def input_derived(ruleset: Any) -> tuple[Derived, ...]:
-    """The input's derived columns computed in SQL: code prefix, listed code, suppression."""
-    division = ruleset.division
-    code, matches = AREA_CODE, f"src.{AREA_CODE_HAS_FORM_COLUMN}"
-    derived = [
-        Derived(
-            "area_code_prefix",
-            f"CASE WHEN {matches} THEN left({code}, {int(division.municipality_code_length)}) END",
-            ("area_code", AREA_CODE_HAS_FORM_COLUMN),
-        ),
-        Derived(
-            "area_code_listed",
-            f"CASE WHEN {matches} THEN src.{AREA_CODE_IN_LIST} END",
-            ("area_code", AREA_CODE_HAS_FORM_COLUMN, AREA_CODE_IN_LIST),
-        ),
-    ]
+    """The input's derived columns computed in SQL as GX reads them: suppression."""
+    derived = []
     for indicator in ruleset.indicators:
         num, den = _quoted(indicator.numerator), _quoted(indicator.denominator)
         unparsed = (
