@@ -1,10 +1,11 @@
 -- criterion_ranks: for criteria with a rank threshold only, every screened area with known
--- counts in order, worst first (by rate; equal rates by area code), and whether it is taken:
+-- counts in order, worst first (by rate; equal rates by area code, which area_id follows; see
+-- 00_areas), and whether it is taken:
 --   rank_share_of_areas p/q per cent:    position * 100 q <= p * areas ranked
 --   rank_population_share p/q per cent:  residents up to and including the area * 100 q
 --                                        <= p * residents of the areas ranked
 -- (an area that would take the total beyond the cap is not taken, nor any after it).
--- Parameter: $minimum_population. Reads criteria, area_indicators and areas.
+-- Parameter: $minimum_population. Reads criteria and area_indicators.
 CREATE OR REPLACE TABLE criterion_ranks AS
 WITH ranked AS (
     SELECT
@@ -20,14 +21,13 @@ WITH ranked AS (
             AS population_ranked
     FROM criteria
     INNER JOIN area_indicators ON area_indicators.indicator_id = criteria.indicator_id
-    INNER JOIN areas ON areas.area_id = area_indicators.area_id
     WHERE criteria.kind LIKE 'rank_%'
         AND area_indicators.known
         AND area_indicators.population >= $minimum_population
     WINDOW worst_first AS (
         PARTITION BY criteria.criterion_id
         ORDER BY CASE WHEN criteria.direction = 'above' THEN -1 ELSE 1 END
-            * area_indicators.rate, areas.area_code
+            * area_indicators.rate, area_indicators.area_id
         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
     )
 )
