@@ -462,11 +462,15 @@ def test_inconsistent_outputs_fail_with_one_line_per_problem(
     (municipality, areas) = con.sql(
         "SELECT municipality_code, areas FROM municipality_results WHERE municipality_code = '0180'"
     ).fetchall()[0]
-    # area_results is a view: the results themselves are in area_selection, keyed by area_id.
-    where = "WHERE area_id = (SELECT area_id FROM areas WHERE area_code = ?)"
-    con.execute(f"UPDATE area_selection SET selected = false {where}", selected)
-    con.execute(f"UPDATE area_selection SET selection_status = 'skipped' {where}", other)
-    con.execute(f"UPDATE area_selection SET criteria_used = 3 {where}", third)
+    # area_results is a view over the screening's tables; a copy of it as a table of its own
+    # lets single rows be made inconsistent.
+    con.execute("CREATE TABLE area_results_copy AS SELECT * FROM area_results")
+    con.execute("DROP VIEW area_results")
+    con.execute("ALTER TABLE area_results_copy RENAME TO area_results")
+    where = "WHERE area_code = ?"
+    con.execute(f"UPDATE area_results SET selected = false {where}", selected)
+    con.execute(f"UPDATE area_results SET selection_status = 'skipped' {where}", other)
+    con.execute(f"UPDATE area_results SET criteria_used = 3 {where}", third)
     con.execute(
         "UPDATE municipality_results SET areas = areas + 1 WHERE municipality_code = '0180'"
     )
