@@ -143,3 +143,30 @@ def test_the_datasource_sees_the_callers_in_memory_tables_without_a_copy(
     result = batch.validate(gx.expectations.ExpectTableRowCountToEqual(value=10))
     assert result.success, result.result
     gx_duckdb.close_datasource(datasource)
+
+
+def test_prepare_sets_up_every_cursor_so_gx_reads_a_view_over_arrow(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    import great_expectations as gx
+    import pyarrow as pa
+
+    arrow = pa.table({"n": pa.array(range(5), pa.int64())})
+    prepared: list[duckdb.DuckDBPyConnection] = []
+
+    def prepare(cursor: duckdb.DuckDBPyConnection) -> None:
+        prepared.append(cursor)
+        cursor.register("numbers", arrow)
+
+    con.register("numbers", arrow)
+    con.execute("CREATE VIEW numbers_view AS SELECT n * 2 AS twice FROM numbers")
+    con.unregister("numbers")
+    datasource = gx_duckdb.add_datasource(_context(None), "test", con, prepare)
+    asset = datasource.add_table_asset("numbers_view", table_name="numbers_view")
+    batch = asset.add_batch_definition_whole_table("all").get_batch()
+    result = batch.validate(gx.expectations.ExpectColumnMaxToBeBetween(column="twice", max_value=8))
+    assert result.success and result.result["observed_value"] == 8
+    assert prepared
+    gx_duckdb.close_datasource(datasource)
+    with pytest.raises(duckdb.CatalogException):
+        con.execute("SELECT * FROM numbers_view")
