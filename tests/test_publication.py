@@ -306,3 +306,18 @@ def test_csv_batches_join_into_the_same_lines_as_one_batch(tmp_path, monkeypatch
         assert (tmp_path / name).read_text(encoding="utf-8-sig") == expected
     write_csv(pa.table({}), tmp_path / "no_columns.csv")
     assert (tmp_path / "no_columns.csv").read_bytes() == b"\n"
+
+
+def test_csv_floats_are_written_as_python_writes_them(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(14)
+    scaled = rng.random(20_000) * 10.0 ** rng.integers(-8, 20, 20_000)
+    rates = 100.0 * rng.integers(0, 5000, 5_000) / rng.integers(1, 5000, 5_000)
+    bits = rng.integers(0, 2**63, 5_000, dtype=np.uint64).view(np.float64)
+    special = [0.0, -0.0, 1e-4, 9.9e-5, 1e16, 9999999999999998.0, 1.0, -2.0, 0.1 + 0.2]
+    values = [*scaled.tolist(), *(-rates).tolist(), *bits.tolist(), *special]
+    values += [float("inf"), float("-inf"), float("nan")]
+    write_csv(pa.table({"x": pa.array(values, pa.float64())}), tmp_path / "x.csv")
+    lines = (tmp_path / "x.csv").read_text(encoding="utf-8").splitlines()[1:]
+    assert lines == ["" if v != v else repr(v) for v in values]

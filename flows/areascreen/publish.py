@@ -308,13 +308,31 @@ def _csv_column(column: pa.Array, style: CsvStyle) -> pa.Array:
 
 
 def _csv_floats(column: pa.Array, decimal_mark: str) -> pa.Array:
-    """A float column as CSV text: the shortest round-trip form (Python's `repr`), empty for
-    null and NaN."""
-    values = pc.fill_null(column, 0.0).to_numpy(zero_copy_only=False).tolist()
-    texts = pa.array(map(float.__repr__, values), pa.string(), size=len(values))
+    """A float column as CSV text: the shortest round-trip form as Python's `repr` writes it,
+    empty for null and NaN.
+
+    Arrow writes the same shortest digits; where it writes them without an exponent and
+    Python would too (magnitudes from 1e-4 below 1e16, and zero), its text is taken, with the
+    `.0` Python gives whole numbers. Every other value is written by `repr`.
+    """
+    values = pc.cast(column, pa.float64())
+    texts = pc.cast(values, pa.string())
+    size = pc.abs(values)
+    fixed = pc.or_(
+        pc.and_(pc.greater_equal(size, 1e-4), pc.less(size, 1e16)), pc.equal(values, 0.0)
+    )
+    by_arrow = pc.fill_null(pc.and_(fixed, pc.invert(pc.match_substring(texts, "e"))), True)
+    texts = pc.if_else(
+        pc.match_substring(texts, "."), texts, pc.binary_join_element_wise(texts, ".0", "")
+    )
+    by_python = pc.invert(by_arrow)
+    if pc.any(by_python).as_py():
+        others = pc.filter(values, by_python).to_numpy(zero_copy_only=False).tolist()
+        written = pa.array(map(float.__repr__, others), pa.string(), size=len(others))
+        texts = pc.replace_with_mask(texts, by_python, written)
     if decimal_mark != ".":
         texts = pc.replace_substring(texts, ".", decimal_mark)
-    empty = pc.fill_null(pc.is_nan(column), True)
+    empty = pc.fill_null(pc.is_nan(values), True)
     return pc.if_else(empty, "", texts)
 
 
