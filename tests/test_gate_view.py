@@ -18,8 +18,11 @@ from areascreen.ruleset import Ruleset, load_ruleset
 from areascreen.validate import (
     CODE_PATTERN,
     Distinct,
+    GateSession,
+    build_gate,
     code_columns,
     input_arrow,
+    input_check,
     rows_per_key,
     validate_input,
     value_numbers,
@@ -57,11 +60,12 @@ def window_counts(first: list, second: list) -> list[int]:
     return [n for (n,) in con.execute(query).fetchall()]
 
 
-def keyed(first: list, second: list) -> list[int]:
+def keyed(first: list, second: list) -> list[int] | None:
     """rows_per_key on two columns, as the gate computes it."""
     a = Distinct.of(pa.chunked_array([pa.array(first, pa.string())])).indices
     b = value_numbers(pa.chunked_array([pa.array(second, pa.int64())]))
-    return rows_per_key(a, b).tolist()
+    counts = rows_per_key(a, b)
+    return None if counts is None else counts.tolist()
 
 
 @pytest.mark.parametrize(
@@ -78,9 +82,21 @@ def test_rows_per_key_counts_like_the_window_missing_equal_to_missing(years: lis
     assert keyed(codes, years) == window_counts(codes, years)
 
 
-def test_rows_per_key_on_unique_pairs_is_one_everywhere() -> None:
-    codes = ["a", "b", "c", "a"]
-    assert keyed(codes, [1, 1, 1, 2]) == [1, 1, 1, 1]
+def test_rows_per_key_on_unique_pairs_is_none_and_the_view_says_one(
+    history: LoadedInput, ruleset: Ruleset
+) -> None:
+    assert keyed(["a", "b", "c", "a"], [1, 1, 1, 2]) is None
+    assert keyed(["a", "b", None], [None, None, None]) is None
+    small = replace(history, data=history.table.slice(0, 10), row_numbers=None)
+    added = input_arrow(small, ruleset.division)
+    assert "area_year_rows" not in added.column_names
+    assert "unparsed_values" not in added.column_names
+    con = duckdb.connect()
+    check = input_check(small, ruleset)
+    GateSession.of([check]).open(con)
+    build_gate(con, "gate", check)
+    rows = con.sql("SELECT area_year_rows, unparsed_values FROM gate_area_statistics").fetchall()
+    assert rows == [(1, None)] * 10
 
 
 def test_code_columns_give_the_prefix_of_codes_of_the_form_only(ruleset: Ruleset) -> None:

@@ -56,7 +56,8 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 @dataclass(frozen=True)
 class Derived:
-    """A derived column: its SQL expression over `src` and the source columns it needs."""
+    """A derived column: its SQL expression over `src` and the source columns it needs.
+    Of several with one name, the first whose columns and tables are present is used."""
 
     name: str
     expression: str
@@ -303,8 +304,10 @@ def input_arrow(loaded: LoadedInput, division: Any) -> pa.Table:
     read once, in order; the rest is derived in SQL as GX reads the gate view):
 
     - `source_row`: each row's place in the file;
-    - `unparsed_values` and `unparsed_columns`: the values of the row that did not convert;
-    - `area_year_rows`: the rows with the same area code and year;
+    - `unparsed_values` and `unparsed_columns`: the values of the row that did not convert,
+      when some did not (else `unparsed_values` is NULL in SQL);
+    - `area_year_rows`: the rows with the same area code and year, when some pair repeats
+      (else it is 1 in SQL);
     - `municipality_code_listed`: whether the municipality code is in data/municipalities.csv;
     - `area_code_prefix` and `area_code_listed` (see `code_columns`), computed once per
       distinct area code, not once per row.
@@ -317,7 +320,8 @@ def input_arrow(loaded: LoadedInput, division: Any) -> pa.Table:
         ) from exc
     source_rows = loaded.source_rows()
     added: dict[str, pa.Array | pa.ChunkedArray] = {ROW_COLUMN: pa.array(source_rows, pa.int64())}
-    added.update(unparsed_arrays(loaded, source_rows))
+    if loaded.parse_problems:
+        added.update(unparsed_arrays(loaded, source_rows))
     names = set(table.column_names)
     if "area_code" in names:
         codes = Distinct.of(table["area_code"])
@@ -326,7 +330,8 @@ def input_arrow(loaded: LoadedInput, division: Any) -> pa.Table:
             added[name] = codes.per_row(per_code[name].combine_chunks())
         if "year" in names:
             rows = rows_per_key(codes.indices, value_numbers(table["year"]))
-            added[AREA_YEAR_ROWS.name] = pa.array(rows, pa.int64())
+            if rows is not None:
+                added[AREA_YEAR_ROWS.name] = pa.array(rows, pa.int64())
     if "municipality_code" in names:
         added["municipality_code_listed"] = listed(table["municipality_code"], municipality_codes())
     for name, values in added.items():
@@ -350,7 +355,7 @@ class Distinct:
             encoded = encoded.combine_chunks()
         missing = len(encoded.dictionary)
         indices = encoded.indices.fill_null(missing).to_numpy(zero_copy_only=False)
-        return cls(encoded.dictionary, indices.astype(np.int64))
+        return cls(encoded.dictionary, indices)
 
     @property
     def text(self) -> pa.Array:
@@ -359,9 +364,10 @@ class Distinct:
         return values if pa.types.is_string(values.type) else values.cast(pa.string())
 
     def per_row(self, per_value: pa.Array) -> pa.Array:
-        """A value per distinct value spread to the rows; missing for a missing value."""
+        """A value per distinct value given to each row (as a dictionary array, which holds
+        each distinct value once); missing for a missing value."""
         with_missing = pa.concat_arrays([per_value, pa.nulls(1, per_value.type)])
-        return with_missing.take(pa.array(self.indices))
+        return pa.DictionaryArray.from_arrays(pa.array(self.indices), with_missing)
 
 
 def code_columns(codes: pa.Array, division: Any) -> pa.Table:
@@ -421,8 +427,10 @@ def value_numbers(column: pa.ChunkedArray) -> np.ndarray:
         return np.zeros(len(column), np.int64)
     if highest - lowest > 4 * len(column) + 1024 or abs(lowest) > 2**62:
         return Distinct.of(column).indices
-    filled = pc.fill_null(column.cast(pa.int64()), lowest - 1)
-    return filled.to_numpy() - (lowest - 1)
+    filled = column if column.null_count == 0 else pc.fill_null(column, lowest - 1)
+    numbers = filled.cast(pa.int64()).to_numpy().copy()
+    numbers -= lowest - 1
+    return numbers
 
 
 def listed(values: pa.Array | pa.ChunkedArray, codes: Iterable[str]) -> pa.Array:
@@ -433,22 +441,33 @@ def listed(values: pa.Array | pa.ChunkedArray, codes: Iterable[str]) -> pa.Array
     return pc.if_else(pc.is_valid(values), found, pa.scalar(None, pa.bool_()))
 
 
-def rows_per_key(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+def rows_per_key(first: np.ndarray, second: np.ndarray) -> np.ndarray | None:
     """Per row, how many rows have the same pair of value numbers (see `Distinct`), as
-    `count(*) OVER (PARTITION BY first, second)`, without sorting the table."""
-    key = first * (int(second.max(initial=0)) + 1) + second
+    `count(*) OVER (PARTITION BY first, second)`, without sorting the table; None when
+    every pair is unique."""
+    key = np.multiply(first, int(second.max(initial=0)) + 1, dtype=np.int64)
+    key += second
     if key.size and int(key.max()) <= 4 * key.size + 1024:
+        seen = np.zeros(int(key.max()) + 1, np.bool_)
+        seen[key] = True
+        if int(np.count_nonzero(seen)) == key.size:
+            return None
         counts = np.bincount(key)
-        if counts.max() <= 1:
-            return np.ones(key.size, np.int64)
-        return counts[key]
-    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    return counts[inverse]
+    else:
+        key, counts = np.unique(key, return_inverse=True, return_counts=True)[1:]
+        if counts.max(initial=0) <= 1:
+            return None
+    return counts[key]
 
 
 def input_derived(ruleset: Any) -> tuple[Derived, ...]:
-    """The input's derived columns computed in SQL as GX reads them: suppression."""
-    derived = []
+    """The input's derived columns computed in SQL as GX reads them: suppression, and the
+    columns that are the same on every row when `input_arrow` did not add them (every value
+    converted: no unparsed values; every area and year once: one row each)."""
+    derived = [
+        Derived("unparsed_values", "CAST(NULL AS VARCHAR)"),
+        Derived(AREA_YEAR_ROWS.name, "CAST(1 AS BIGINT)", AREA_YEAR_ROWS.needs),
+    ]
     for indicator in ruleset.indicators:
         num, den = _quoted(indicator.numerator), _quoted(indicator.denominator)
         unparsed = (
@@ -456,13 +475,17 @@ def input_derived(ruleset: Any) -> tuple[Derived, ...]:
             f"[{_sql_text(indicator.numerator)}, {_sql_text(indicator.denominator)}]), false)"
         )
         missing = f"(src.{num} IS NULL OR src.{den} IS NULL OR src.{den} = 0)"
-        derived.append(
+        name = f"{indicator.name}_suppressed"
+        counts = (indicator.numerator, indicator.denominator)
+        derived += [
             Derived(
-                f"{indicator.name}_suppressed",
+                name,
                 f"CASE WHEN {missing} AND NOT {unparsed} THEN 1.0 ELSE 0.0 END",
-                (indicator.numerator, indicator.denominator),
-            )
-        )
+                (*counts, UNPARSED_COLUMNS),
+            ),
+            # Without unparsed values, the same rule.
+            Derived(name, f"CASE WHEN {missing} THEN 1.0 ELSE 0.0 END", counts),
+        ]
     return tuple(derived)
 
 
@@ -811,13 +834,16 @@ def build_gate(cursor: duckdb.DuckDBPyConnection, prefix: str, check: TableCheck
         )
         return
     present = set(columns)
-    expressions = [
-        f"{d.expression} AS {_quoted(d.name)}"
-        for d in check.derived
-        if set(d.needs) <= present
-        and d.name not in present
-        and all(table_columns(cursor, t) is not None for t in d.tables)
-    ]
+    chosen: dict[str, str] = {}
+    for d in check.derived:
+        if (
+            set(d.needs) <= present
+            and d.name not in present
+            and d.name not in chosen
+            and all(table_columns(cursor, t) is not None for t in d.tables)
+        ):
+            chosen[d.name] = d.expression
+    expressions = [f"{expression} AS {_quoted(name)}" for name, expression in chosen.items()]
     hidden = ", ".join(_quoted(c) for c in check.hidden if c in present)
     every = f"src.* EXCLUDE ({hidden})" if hidden else "src.*"
     selected = f"SELECT {', '.join([every, *expressions])} FROM {check.source} AS src"
