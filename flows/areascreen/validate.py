@@ -8,10 +8,11 @@ values (its division's code pattern, its population column, ...).
 
 The table is validated by GX's SQL datasource on DuckDB (`areascreen.gx_duckdb`). The input is
 read where it is: its gate table is a view over the Arrow table (in file order, so examples are
-stable), registered on every cursor GX uses, with the derived columns the suites need computed in
-SQL as GX reads them (the rows per area and year counted once, in Arrow). The pipeline's result
-tables are copied once into gate tables of the run's database (ordered by key), with their
-derived columns. Gate views and tables are dropped afterwards.
+stable) registered on every cursor GX uses. The columns derived by row position (file row, rows
+per area and year, listed codes, code prefixes) are added to the Arrow table once, code lookups
+once per distinct code; the others are computed in SQL as GX reads the view. The pipeline's
+result tables are copied once into gate tables of the run's database (ordered by key), with
+their derived columns. Gate views and tables are dropped afterwards.
 The gate runs in two passes: every expectation pass/fail only (BOOLEAN_ONLY), then the failed
 ones again with counts and up to MAX_EXAMPLES offending rows (SUMMARY). Data Docs get the merged
 results, with every value from the data HTML-escaped, and load their scripts, stylesheets and
@@ -383,9 +384,7 @@ def code_columns(codes: pa.Array, division: Any) -> pa.Table:
         "regexp_full_match(value, $pattern) AS has_form FROM gate_values) ORDER BY position"
     )
     with duckdb.connect() as con:
-        con.register(
-            "gate_values", pa.table({"position": pa.array(range(len(codes))), "value": codes})
-        )
+        con.register("gate_values", pa.table({"position": np.arange(len(codes)), "value": codes}))
         if known is not None:
             con.register("gate_known_codes", pa.table({"area_code": sorted(known)}))
         parameters = {
