@@ -232,6 +232,8 @@ class _RowsXml:
     def dictionary_endings(self, column: pa.DictionaryArray, name: str, table_row: int) -> pa.Array:
         """The endings of a dictionary-encoded column: each distinct value's ending made once,
         then taken for every row (null where the row is null)."""
+        if len(column.dictionary) > len(column):  # a slice of a long dictionary: only its own
+            column = pc.dictionary_encode(column.dictionary_decode())
         endings: list[str | None] = []
         for entry, value in enumerate(column.dictionary.to_pylist()):
             text = None if value is None else str(value)
@@ -332,11 +334,12 @@ def string_bytes(strings: pa.StringArray) -> memoryview:
 
 
 def _write_rows(
-    sheet: WriteOnlyWorksheet, cells: _Cells, part: pa.Table, first_row: int, rows: _Pending
+    sheet: WriteOnlyWorksheet, cells: _Cells, part: pa.Table, first_row: int, pending: _Pending
 ) -> None:
-    """Close a sheet holding its header row; its table rows are put in as the sheet is saved."""
+    """Close a sheet holding its header row; its table rows go into `pending`, to be put in
+    after the header as the sheet is saved."""
     sheet.close()
-    rows[str(sheet._writer.out)] = (_RowsXml(cells), part, first_row)
+    pending[str(sheet._writer.out)] = (_RowsXml(cells), part, first_row)
 
 
 def _check_text_lengths(name: str, table: pa.Table) -> None:
