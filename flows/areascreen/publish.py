@@ -299,6 +299,8 @@ def _csv_column(column: pa.Array, style: CsvStyle) -> pa.Array:
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         column = pc.dictionary_encode(column)
     if pa.types.is_dictionary(column.type):
+        if len(column.dictionary) > len(column):  # a slice of a long dictionary: only its own
+            column = pc.dictionary_encode(column.dictionary_decode())
         texts = [None if v is None else quote(_text_cell(v)) for v in column.dictionary.to_pylist()]
         return pc.fill_null(pc.take(pa.array(texts, pa.string()), column.indices), "")
     if pa.types.is_floating(kind):
