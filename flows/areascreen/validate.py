@@ -72,6 +72,8 @@ CODE_PATTERN = "areascreen_code_pattern"
 # Whether an area code has its division's form.
 AREA_CODE_HAS_FORM = f"regexp_full_match({AREA_CODE}, getvariable('{CODE_PATTERN}'))"
 
+# Suppression as DOUBLE 1 or 0: GX averages it in double precision.
+ONE, ZERO = "CAST(1 AS DOUBLE)", "CAST(0 AS DOUBLE)"
 # A column added to the input by row position that only the derived columns read.
 UNPARSED_COLUMNS = "unparsed_columns"
 HIDDEN_INPUT_COLUMNS = (UNPARSED_COLUMNS,)
@@ -479,11 +481,11 @@ def input_derived(ruleset: Any) -> tuple[Derived, ...]:
         derived += [
             Derived(
                 name,
-                f"CASE WHEN {missing} AND NOT {unparsed} THEN 1.0 ELSE 0.0 END",
+                f"CASE WHEN {missing} AND NOT {unparsed} THEN {ONE} ELSE {ZERO} END",
                 (*counts, UNPARSED_COLUMNS),
             ),
             # Without unparsed values, the same rule.
-            Derived(name, f"CASE WHEN {missing} THEN 1.0 ELSE 0.0 END", counts),
+            Derived(name, f"CASE WHEN {missing} THEN {ONE} ELSE {ZERO} END", counts),
         ]
     return tuple(derived)
 
