@@ -183,3 +183,28 @@ def test_the_run_connection_keeps_no_gate_table_view_or_variable(
     with pytest.raises(duckdb.CatalogException):
         con.execute("SELECT count(*) FROM gate_input")
     assert con.execute(f"SELECT getvariable('{CODE_PATTERN}')").fetchall() == [(None,)]
+
+
+@pytest.mark.parametrize("encoding", ["dictionary", "large_string"])
+def test_added_columns_read_dictionary_and_large_text_columns(
+    history: LoadedInput, ruleset: Ruleset, encoding: str
+) -> None:
+    table = history.table.slice(0, 4)
+    codes = table["area_code"].to_pylist()
+    municipalities = table["municipality_code"].to_pylist()
+    values = {
+        "area_code": [codes[0], codes[1], codes[0], None],
+        "municipality_code": municipalities,
+    }
+    for name, column in values.items():
+        if encoding == "dictionary":
+            # Two chunks with dictionaries of their own.
+            text = pa.chunked_array([pa.array(column[:2]), pa.array(column[2:])])
+            typed = pa.chunked_array([chunk.dictionary_encode() for chunk in text.chunks])
+        else:
+            typed = pa.chunked_array([pa.array(column, pa.large_string())])
+        table = table.set_column(table.schema.get_field_index(name), name, typed)
+    added = input_arrow(replace(history, data=table, row_numbers=None), ruleset.division)
+    assert added["area_year_rows"].to_pylist() == [2, 1, 2, 1]
+    assert added["area_code_listed"].to_pylist() == [True, True, True, None]
+    assert added["municipality_code_listed"].to_pylist() == [True] * 4

@@ -353,7 +353,7 @@ class Distinct:
     @classmethod
     def of(cls, column: pa.ChunkedArray) -> Distinct:
         """The distinct values of a column, in order of first appearance."""
-        encoded = pc.dictionary_encode(column.combine_chunks())
+        encoded = pc.dictionary_encode(_decoded(column).combine_chunks())
         if isinstance(encoded, pa.ChunkedArray):
             encoded = encoded.combine_chunks()
         missing = len(encoded.dictionary)
@@ -436,10 +436,19 @@ def value_numbers(column: pa.ChunkedArray) -> np.ndarray:
 
 def listed(values: pa.Array | pa.ChunkedArray, codes: Iterable[str]) -> pa.Array:
     """Whether each value, as text, is one of `codes`; missing where the value is."""
-    if not pa.types.is_string(values.type):
-        values = values.cast(pa.string())
-    found = pc.is_in(values, value_set=pa.array(sorted(codes), pa.string()))
+    values = _decoded(values)
+    text = values.type if pa.types.is_large_string(values.type) else pa.string()
+    if values.type != text:
+        values = values.cast(text)
+    found = pc.is_in(values, value_set=pa.array(sorted(codes), text))
     return pc.if_else(pc.is_valid(values), found, pa.scalar(None, pa.bool_()))
+
+
+def _decoded(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """A dictionary-encoded column as plain values; any other column as it is."""
+    if pa.types.is_dictionary(values.type):
+        return values.cast(values.type.value_type)
+    return values
 
 
 def rows_per_key(first: np.ndarray, second: np.ndarray) -> np.ndarray | None:
