@@ -4,9 +4,11 @@ The screening file of n areas is `generate_synthetic_areas(n)`; above about 99,0
 codes have a widened serial (`strict_deso_codes=False`), which the input gate rejects as not
 DeSO codes. The validation file therefore stays a file the gate accepts: up to
 `STRICT_AREAS` rows it is the screening file itself; above, it is a history of the same
-number of rows, `years` years of one set of at most `STRICT_AREAS` valid DeSO areas
-(validated with `allow_multiple_years=True`), years 2000 onwards so that up to about
-10 million rows stay within the gate's year range.
+number of rows, `years` years of one set of at most `STRICT_AREAS` areas with codes of the
+DeSO form (validated with `allow_multiple_years=True`), years 2000 onwards so that up to
+about 10 million rows stay within the gate's year range. Beyond the first 5,984 areas those
+codes are not in the DeSO 2018 code list, so the gate is timed with the division's form
+checked and its code list left out (`contenders.validation_ruleset`).
 """
 
 from __future__ import annotations

@@ -71,10 +71,10 @@ def _screen(args: argparse.Namespace) -> dict[str, Any]:
 
 def _validate(args: argparse.Namespace) -> dict[str, Any]:
     """Read a file and run the input gate on it."""
-    from benchmarks.contenders import ruleset_for, run_validation
+    from benchmarks.contenders import run_validation, validation_ruleset
 
     rss = preload("validate")
-    run = run_validation(args.path, ruleset_for(), args.multiple_years)
+    run = run_validation(args.path, validation_ruleset(), args.multiple_years)
     return {
         "timings": run.timings,
         "rows": run.rows,

@@ -12,6 +12,10 @@ os.environ["GX_ANALYTICS_ENABLED"] = "False"
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="areascreen-prefect-home-"))
+# Compiled templates are kept in a folder of the test run, not in the user's cache.
+os.environ.setdefault(
+    "AREASCREEN_TEMPLATE_CACHE", tempfile.mkdtemp(prefix="areascreen-template-cache-")
+)
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 SHARED_REFERENCE = REPOSITORY_ROOT.parent / "shared" / "reference"

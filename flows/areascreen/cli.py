@@ -502,16 +502,15 @@ def _resolve_sources_file(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run a subcommand; data problems exit with 1 and a message, a busy year with 3.
+    """Run a subcommand (the command line's without `argv`) and return its exit code: 0 done,
+    1 a data problem (with a message), 2 a wrong command line, 3 a busy year."""
+    return run_command(argv)
 
-    Called without arguments, as the `areascreen` command is, it reads the command line and
-    ends the process itself when the command is done (see `finish`); with a list of arguments
-    it returns the exit code.
-    """
-    code = run_command(argv)
-    if argv is None:
-        finish(code)
-    return code
+
+def command() -> NoReturn:
+    """The `areascreen` command: the command line's subcommand, then the process ends with its
+    exit code (see `finish`)."""
+    finish(run_command(None))
 
 
 def run_command(argv: Sequence[str] | None) -> int:
@@ -561,4 +560,4 @@ def finish(code: int) -> NoReturn:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    command()
