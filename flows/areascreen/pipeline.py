@@ -262,18 +262,34 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def provenance(options: RunOptions, ruleset: Ruleset, data: ScreeningInput, started: str) -> dict:
+@dataclass(frozen=True)
+class Build:
+    """The code that runs: the checkout's commit (None outside git) and the library versions,
+    looked up once per run."""
+
+    commit: str | None
+    libraries: dict[str, str]
+
+    @classmethod
+    def current(cls) -> Build:
+        """The commit and versions of this process."""
+        return cls(git_commit(), library_versions())
+
+
+def provenance(
+    options: RunOptions, ruleset: Ruleset, data: ScreeningInput, started: str, build: Build
+) -> dict:
     """Where the numbers come from: versions, commit, ruleset and input with their checksums."""
     return {
         "package_version": __version__,
-        "git_commit": git_commit() or "not a git checkout",
+        "git_commit": build.commit or "not a git checkout",
         "ruleset": ruleset.name,
         "ruleset_path": str(ruleset.path),
         "ruleset_sha256": ruleset.sha256,
         "input": data.loaded.path.name,
         "input_sha256": sha256_of(data.loaded.path) if data.loaded.path.is_file() else "",
         "started_at": started,
-        "libraries": ", ".join(f"{k} {v}" for k, v in library_versions().items()),
+        "libraries": ", ".join(f"{k} {v}" for k, v in build.libraries.items()),
     }
 
 
@@ -284,17 +300,18 @@ def build_manifest(
     tables: dict[str, pa.Table],
     started: str,
     input_sha256: str,
+    build: Build,
 ) -> dict[str, Any]:
     """Everything needed to reproduce and audit a publication (timestamps live only here)."""
     loaded = data.loaded
     return {
         "year": options.year,
         "package_version": __version__,
-        "git_commit": git_commit(),
+        "git_commit": build.commit,
         "prefect_flow_run_id": flow_run_id(),
         "started_at": started,
         "synthetic": data.synthetic_note,
-        "libraries": library_versions(),
+        "libraries": build.libraries,
         "input": {
             "path": str(loaded.path),
             "sha256": input_sha256,
@@ -433,7 +450,8 @@ def screen_and_publish(
     output_docs = stage(validate_output_stage, con, ruleset, staging / "validation" / "output")
     notes = [data.synthetic_note] if data.synthetic_note else []
     notes += [f"{data.loaded.path.name}: {note}" for note in data.loaded.notes]
-    facts = provenance(options, ruleset, data, started)
+    build = Build.current()
+    facts = provenance(options, ruleset, data, started, build)
     links = [*(f"{name}.csv" for name in tables), *PUBLISHED_FILES]
     context = {
         "input_name": options.input_file.name,
@@ -454,7 +472,7 @@ def screen_and_publish(
         provenance=facts,
         language=options.language,
     )
-    manifest = build_manifest(options, ruleset, data, tables, started, facts["input_sha256"])
+    manifest = build_manifest(options, ruleset, data, tables, started, facts["input_sha256"], build)
     target = options.reports_dir / options.publication_name
     manifest["not_in_workbook"] = too_long_for_workbook(tables)
     manifest["csv_style"] = options.csv_style
