@@ -1,5 +1,5 @@
--- areas and area_indicators: the input, typed, as views over the registered Arrow tables of the
--- run, so the counts are read where they are and never copied into the database.
+-- areas, area_keys and area_indicators: the input, typed, as views over the registered Arrow
+-- tables of the run, so the counts are read where they are and never copied into the database.
 -- Also copies the rules and references the steps join into tables of their own: indicators
 -- (from indicator_rows), criteria (criterion_rows), index_components (index_component_rows) and
 -- municipalities (municipality_list).
@@ -44,6 +44,15 @@ SELECT
     CAST(input_areas.population AS BIGINT) AS population
 FROM input_areas
 LEFT JOIN municipality_keys ON municipality_keys.municipality_id = input_areas.municipality_id;
+
+-- area_keys: the three columns of areas that every area's result needs, without the join
+-- that gives areas its county.
+CREATE OR REPLACE VIEW area_keys AS
+SELECT
+    CAST(area_id AS INTEGER) AS area_id,
+    CAST(municipality_id AS SMALLINT) AS municipality_id,
+    CAST(population AS BIGINT) AS population
+FROM input_areas;
 
 CREATE OR REPLACE VIEW area_indicators AS
 SELECT

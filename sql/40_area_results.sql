@@ -5,7 +5,7 @@
 -- Parameters: $method ('criteria' or 'index'), $criteria_required (how many of the criteria
 -- that are not required an area must cross; required criteria must all be crossed),
 -- $selected_classes (index classes that are selected), $minimum_population.
--- Reads criteria, input_areas (through area_keys), areas, area_criteria and area_index. Per
+-- Reads criteria, area_keys, areas, area_criteria and area_index. Per
 -- area, bit masks with bit (criterion_id - 1) set for the criteria crossed, unknown and
 -- borderline (a ruleset has at most 30 criteria, so a mask is an INTEGER); every count is a bit
 -- count of them. Only the rows of area_criteria that are candidates (crossed, unknown or near
@@ -38,13 +38,6 @@ SELECT
     CAST(coalesce(bit_or(CAST(1 AS INTEGER) << (criterion_id - 1)) FILTER (WHERE required), 0)
         AS INTEGER) AS required_mask
 FROM criteria;
-
-CREATE OR REPLACE VIEW area_keys AS
-SELECT
-    CAST(area_id AS INTEGER) AS area_id,
-    CAST(municipality_id AS SMALLINT) AS municipality_id,
-    CAST(population AS BIGINT) AS population
-FROM input_areas;
 
 CREATE OR REPLACE TABLE area_flags AS
 SELECT
