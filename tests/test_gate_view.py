@@ -16,7 +16,6 @@ from areascreen.errors import ValidationFailed
 from areascreen.load import LoadedInput, read_area_statistics
 from areascreen.ruleset import Ruleset, load_ruleset
 from areascreen.validate import (
-    CODE_PATTERN,
     Distinct,
     GateSession,
     build_gate,
@@ -173,7 +172,7 @@ def test_duplicates_are_found_across_chunks_and_named_by_file_row(
     )
 
 
-def test_the_run_connection_keeps_no_gate_table_view_or_variable(
+def test_the_run_connection_keeps_no_gate_table_or_view(
     history: LoadedInput, ruleset: Ruleset
 ) -> None:
     con = duckdb.connect()
@@ -182,7 +181,6 @@ def test_the_run_connection_keeps_no_gate_table_view_or_variable(
     assert con.sql("SELECT table_name FROM information_schema.tables").fetchall() == []
     with pytest.raises(duckdb.CatalogException):
         con.execute("SELECT count(*) FROM gate_input")
-    assert con.execute(f"SELECT getvariable('{CODE_PATTERN}')").fetchall() == [(None,)]
 
 
 @pytest.mark.parametrize("encoding", ["dictionary", "large_string"])

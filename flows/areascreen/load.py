@@ -729,7 +729,7 @@ def convert_arrow_columns(
     notes: list[str] = []
     order = columns.all
     for column in order:
-        cells = _plain_values(cells_by_name[column])
+        cells = plain_values(cells_by_name[column])
         kept = _arrow_text(cells) if column in columns.text else _arrow_counts(cells)
         if kept is not None:
             converted[column], bad = kept
@@ -753,8 +753,8 @@ class _RowsFromOne:
         return int(index) + 1
 
 
-def _plain_values(cells: pa.ChunkedArray) -> pa.ChunkedArray:
-    """A dictionary-encoded column as its values."""
+def plain_values(cells: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """A dictionary-encoded column as its values; any other column as it is."""
     if pa.types.is_dictionary(cells.type):
         return cells.cast(cells.type.value_type)
     return cells
@@ -801,10 +801,8 @@ def _within_count_limits(cells: pa.ChunkedArray) -> bool:
 
 def _arrow_to_series(column: object) -> pd.Series:
     """One Arrow column as pandas: integers as nullable integers, so no value passes a float."""
+    column = plain_values(column)
     kind = column.type
-    if pa.types.is_dictionary(kind):
-        column = column.cast(kind.value_type)
-        kind = column.type
     if pa.types.is_integer(kind):
         return column.to_pandas(types_mapper=_nullable_integer_dtype).reset_index(drop=True)
     series = column.to_pandas()

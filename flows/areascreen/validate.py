@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 
 from areascreen import datadocs, gx_duckdb, paths
 from areascreen.errors import AreascreenError, ValidationFailed
-from areascreen.load import LoadedInput, shown
+from areascreen.load import LoadedInput, plain_values, shown
 
 SEVERITIES: tuple[str, ...] = ("critical", "warning")
 MAX_EXAMPLES = 10
@@ -67,10 +67,9 @@ class Derived:
 
 
 AREA_CODE = "CAST(src.area_code AS VARCHAR)"
-# Values the derived columns read are DuckDB variables, set with bound values on every cursor.
-CODE_PATTERN = "areascreen_code_pattern"
-# Whether an area code has its division's form.
-AREA_CODE_HAS_FORM = f"regexp_full_match({AREA_CODE}, getvariable('{CODE_PATTERN}'))"
+# Whether an area code has its division's form; the pattern is bound as $code_pattern when a
+# gate table is built.
+AREA_CODE_HAS_FORM = f"regexp_full_match({AREA_CODE}, $code_pattern)"
 
 # Suppression as DOUBLE 1 or 0: GX averages it in double precision.
 ONE, ZERO = "CAST(1 AS DOUBLE)", "CAST(0 AS DOUBLE)"
@@ -95,14 +94,14 @@ class TableCheck:
     key_column: str
     noun: tuple[str, str]
     derived: tuple[Derived, ...] = ()
-    joins: str = ""
     sections: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
     substitutions: Mapping[str, Any] = field(default_factory=dict)
     parameters: Mapping[str, Any] = field(default_factory=dict)
     row_label: str | None = None
     register: Mapping[str, pa.Table] = field(default_factory=dict)
-    # Values the derived columns' SQL reads with getvariable(name).
-    variables: Mapping[str, Any] = field(default_factory=dict)
+    # Values the derived columns' SQL binds as $name parameters (in a gate table; a gate view,
+    # read by GX's own queries, can bind none).
+    sql_parameters: Mapping[str, Any] = field(default_factory=dict)
     # A view over the registered source (read where it is) rather than a copy.
     as_view: bool = False
     # Source columns the derived columns read that the gate leaves out.
@@ -353,7 +352,7 @@ class Distinct:
     @classmethod
     def of(cls, column: pa.ChunkedArray) -> Distinct:
         """The distinct values of a column, in order of first appearance."""
-        encoded = pc.dictionary_encode(_decoded(column).combine_chunks())
+        encoded = pc.dictionary_encode(plain_values(column).combine_chunks())
         if isinstance(encoded, pa.ChunkedArray):
             encoded = encoded.combine_chunks()
         missing = len(encoded.dictionary)
@@ -436,19 +435,12 @@ def value_numbers(column: pa.ChunkedArray) -> np.ndarray:
 
 def listed(values: pa.Array | pa.ChunkedArray, codes: Iterable[str]) -> pa.Array:
     """Whether each value, as text, is one of `codes`; missing where the value is."""
-    values = _decoded(values)
+    values = plain_values(values)
     text = values.type if pa.types.is_large_string(values.type) else pa.string()
     if values.type != text:
         values = values.cast(text)
     found = pc.is_in(values, value_set=pa.array(sorted(codes), text))
     return pc.if_else(pc.is_valid(values), found, pa.scalar(None, pa.bool_()))
-
-
-def _decoded(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """A dictionary-encoded column as plain values; any other column as it is."""
-    if pa.types.is_dictionary(values.type):
-        return values.cast(values.type.value_type)
-    return values
 
 
 def rows_per_key(first: np.ndarray, second: np.ndarray) -> np.ndarray | None:
@@ -541,7 +533,7 @@ def output_checks(con: duckdb.DuckDBPyConnection, ruleset: Any) -> list[TableChe
                 "highest_rate", f"(SELECT max(c.rate) {per_area})", ("area_id",), ("area_criteria",)
             ),
         ),
-        variables={CODE_PATTERN: ruleset.division.code_pattern},
+        sql_parameters={"code_pattern": ruleset.division.code_pattern},
         substitutions={"municipality_code_length": length},
         parameters={
             "number_of_criteria": len(ruleset.criteria),
@@ -800,33 +792,25 @@ def table_columns(cursor: duckdb.DuckDBPyConnection, relation: str) -> list[str]
 
 @dataclass(frozen=True)
 class GateSession:
-    """What a DuckDB connection needs to read the gates: the registered Arrow tables and the
-    variables of the derived columns (both are private to a connection, so every cursor the
-    gate or GX uses is opened with them)."""
+    """What a DuckDB connection needs to read the gates: the registered Arrow tables (private
+    to a connection, so every cursor the gate or GX uses is opened with them)."""
 
     tables: Mapping[str, pa.Table]
-    variables: Mapping[str, Any]
 
     @classmethod
     def of(cls, checks: Sequence[TableCheck]) -> GateSession:
-        """The tables and variables of every check."""
-        tables = {n: t for c in checks for n, t in c.register.items()}
-        variables = {n: v for c in checks for n, v in c.variables.items()}
-        return cls(tables, variables)
+        """The tables of every check."""
+        return cls({n: t for c in checks for n, t in c.register.items()})
 
     def open(self, cursor: duckdb.DuckDBPyConnection) -> None:
-        """Register the tables and set the variables (values bound) on a connection."""
+        """Register the tables on a connection."""
         for name, table in self.tables.items():
             cursor.register(name, table)
-        for name, value in self.variables.items():
-            cursor.execute(f"SET VARIABLE {name} = $value", {"value": value})
 
     def close(self, cursor: duckdb.DuckDBPyConnection) -> None:
-        """Unregister the tables and reset the variables on a connection that stays open."""
+        """Unregister the tables on a connection that stays open."""
         for name in self.tables:
             cursor.unregister(name)
-        for name in self.variables:
-            cursor.execute(f"RESET VARIABLE {name}")
 
 
 def build_gate(cursor: duckdb.DuckDBPyConnection, prefix: str, check: TableCheck) -> None:
@@ -858,14 +842,14 @@ def build_gate(cursor: duckdb.DuckDBPyConnection, prefix: str, check: TableCheck
     every = f"src.* EXCLUDE ({hidden})" if hidden else "src.*"
     selected = f"SELECT {', '.join([every, *expressions])} FROM {check.source} AS src"
     if check.as_view:
-        cursor.execute(f"CREATE VIEW {prefix}_{check.table} AS {selected} {check.joins}")
+        cursor.execute(f"CREATE VIEW {prefix}_{check.table} AS {selected}")
         return
     order = ROW_COLUMN if ROW_COLUMN in present else f"src.{_quoted(check.key_column)}"
     if check.key_column not in present and ROW_COLUMN not in present:
         order = "ALL"
-    cursor.execute(
-        f"CREATE TABLE {prefix}_{check.table} AS {selected} {check.joins} ORDER BY {order}"
-    )
+    query = f"CREATE TABLE {prefix}_{check.table} AS {selected} ORDER BY {order}"
+    bound = {k: v for k, v in check.sql_parameters.items() if f"${k}" in query}
+    cursor.execute(query, bound or None)
 
 
 def _run_check(
