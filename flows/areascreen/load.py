@@ -698,7 +698,7 @@ def _read_parquet(
     except Exception as exc:
         raise InputError(f"{name}: not a readable Parquet file: {_library_problem(exc)}") from exc
     converted, problems, notes = convert_arrow_columns(
-        dict(zip(columns.all, table.columns, strict=True)), decimal or ".", None, columns
+        dict(zip(columns.all, table.columns, strict=True)), decimal or ".", 1, columns
     )
     return LoadedInput(
         data=converted,
@@ -717,13 +717,11 @@ def _read_parquet(
 def convert_arrow_columns(
     cells_by_name: Mapping[str, pa.ChunkedArray],
     decimal: str,
-    rows: np.ndarray | None,
+    first_row: int,
     columns: InputColumns = DEFAULT_COLUMNS,
 ) -> tuple[pa.Table, tuple[ParseProblem, ...], tuple[str, ...]]:
-    """The needed columns from Arrow columns: (table, parse problems, notes). `rows` gives
-    each row's place in the file; None when row n (from 0) is file row n + 1."""
-    if rows is None:
-        rows = _RowsFromOne()
+    """The needed columns from Arrow columns: (table, parse problems, notes). Row n (from 0)
+    is file row `first_row` + n."""
     converted: dict[str, pa.ChunkedArray] = {}
     problems: list[ParseProblem] = []
     notes: list[str] = []
@@ -734,23 +732,17 @@ def convert_arrow_columns(
         if kept is not None:
             converted[column], bad = kept
             problems.extend(
-                ParseProblem(int(rows[i]), column, str(cells[int(i)].as_py())) for i in bad
+                ParseProblem(first_row + int(i), column, str(cells[int(i)].as_py())) for i in bad
             )
             continue
         series = _arrow_to_series(cells)
         values, flagged, note = convert_cells(column, series, decimal, columns)
         converted[column] = pa.chunked_array([pa.Array.from_pandas(values)])
         notes.extend(note)
+        rows = np.arange(first_row, first_row + len(series), dtype=np.int64)
         problems.extend(_problems(column, series, flagged, rows))
     problems.sort(key=lambda p: (p.row, order.index(p.column)))
     return pa.table(converted), tuple(problems), tuple(notes)
-
-
-class _RowsFromOne:
-    """File rows 1, 2, ... of a table, looked up by position without an array of them all."""
-
-    def __getitem__(self, index: int) -> int:
-        return int(index) + 1
 
 
 def plain_values(cells: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -800,8 +792,8 @@ def _within_count_limits(cells: pa.ChunkedArray) -> bool:
 
 
 def _arrow_to_series(column: object) -> pd.Series:
-    """One Arrow column as pandas: integers as nullable integers, so no value passes a float."""
-    column = plain_values(column)
+    """One Arrow column (not dictionary-encoded) as pandas: integers as nullable integers, so no
+    value passes a float."""
     kind = column.type
     if pa.types.is_integer(kind):
         return column.to_pandas(types_mapper=_nullable_integer_dtype).reset_index(drop=True)
