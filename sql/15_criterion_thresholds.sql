@@ -1,5 +1,5 @@
--- criterion_thresholds and criterion_comparisons: where each criterion's threshold lies for the areas of each
--- municipality, as the exact fraction of a rate an area's counts are compared with.
+-- criterion_thresholds and criterion_comparisons: where each criterion's threshold lies for the
+-- areas of each municipality, as the exact fraction of a rate an area's counts are compared with.
 -- An area with counts n / d crosses an "above" criterion when n * a > b * d, a "below" one when
 -- n * a < b * d, in 128-bit integers (a and b are whole numbers; a > 0):
 --   absolute value p/q per cent:          a = 100 q,      b = p
@@ -12,8 +12,8 @@
 -- 18_criterion_ranks.
 -- Each row also carries its criterion (name, indicator, kind, direction, whether required) and,
 -- so that 20_area_criteria compares no text per area: worse (+1 above, -1 below),
--- is_rank and is_standard_deviations, the fraction in 64 bits with and without the direction
--- folded in, and reach64, the 64-bit bound of the near-threshold test.
+-- is_rank and is_standard_deviations, a in 64 bits and the fraction in 64 bits with the
+-- direction folded in, and reach64, the 64-bit bound of the near-threshold test.
 -- Reads criteria, national_averages, county_averages and municipality_keys.
 CREATE OR REPLACE TABLE criterion_thresholds AS
 WITH referenced AS (
@@ -60,6 +60,14 @@ fractions AS (
             WHEN kind LIKE '%_difference' THEN 100 * q * reference_num + worse * p * reference_den
         END AS b
     FROM referenced
+),
+-- Whether the fraction is small enough that its products with counts (at most 1,000,000,000,
+-- the input gate's limit) stay within 64 bits: the fast path.
+sized AS (
+    SELECT
+        *,
+        a <= 2147483647 AND abs(b) <= 2147483647 AS fits64
+    FROM fractions
 )
 SELECT
     criterion_id,
@@ -75,18 +83,14 @@ SELECT
     kind = 'standard_deviations' AS is_standard_deviations,
     a,
     CASE WHEN a IS NOT NULL THEN b END AS b,
-    -- The same fraction in 64-bit integers when it is small enough that its products with counts
-    -- (at most 1,000,000,000, the input gate's limit) stay within 64 bits: the fast path.
-    CASE WHEN a <= 2147483647 AND abs(b) <= 2147483647 THEN CAST(a AS BIGINT) END AS a64,
-    CASE WHEN a <= 2147483647 AND abs(b) <= 2147483647 THEN CAST(b AS BIGINT) END AS b64,
-    -- The same with the direction folded in (times worse), so that n * signed_a64 -
-    -- signed_b64 * d is above 0 exactly when the area crosses the threshold.
-    CASE WHEN a <= 2147483647 AND abs(b) <= 2147483647 THEN CAST(worse * a AS BIGINT) END
-        AS signed_a64,
-    CASE WHEN a <= 2147483647 AND abs(b) <= 2147483647 THEN CAST(worse * b AS BIGINT) END
-        AS signed_b64,
+    -- Where the fraction fits 64 bits: a, and the fraction with the direction folded in (times
+    -- worse), so that n * signed_a64 - signed_b64 * d is above 0 exactly when the area crosses
+    -- the threshold.
+    CASE WHEN fits64 THEN CAST(a AS BIGINT) END AS a64,
+    CASE WHEN fits64 THEN CAST(worse * a AS BIGINT) END AS signed_a64,
+    CASE WHEN fits64 THEN CAST(worse * b AS BIGINT) END AS signed_b64,
     -- An area's row is near its threshold when |n a - b d| <= (borderline_persons + 2) a.
-    CASE WHEN a <= 2147483647 AND abs(b) <= 2147483647
+    CASE WHEN fits64
         THEN CAST(least((borderline_persons + 2) * a, 9223372036854775807) AS BIGINT) END
         AS reach64,
     -- b / a in floating point, for the estimate of an area's threshold count.
@@ -98,7 +102,7 @@ SELECT
     CASE WHEN kind LIKE 'county_%' THEN 100.0 * reference_num / nullif(reference_den, 0)
         ELSE national_average END AS reference_average,
     national_average
-FROM fractions;
+FROM sized;
 
 -- criterion_comparisons: the columns of criterion_thresholds that every area's comparison
 -- needs, keyed by indicator and municipality (see 20_area_criteria).

@@ -8,8 +8,8 @@
 -- rounding): 40_area_results computes the exact margins only for the rows it selects.
 -- Reads area_indicators, criterion_comparisons and criterion_thresholds (one row per criterion
 -- and municipality: the comparison's numbers, and all the criterion's columns) and
--- criterion_ranks. Per row, only numbers are compared: the common
--- case, a threshold whose fraction fits 64 bits, costs two products and a difference,
+-- criterion_ranks. Per row, only numbers are compared: the common case, a threshold whose
+-- fraction fits 64 bits, costs two products and a difference,
 -- signed_difference64 = worse * (n a - b d), above 0 when crossed and small when near; the
 -- column candidate (crossed, near, unknown or beyond 64 bits) is that one comparison, which
 -- 40_area_results filters on before anything else is computed.
@@ -37,12 +37,11 @@ WITH comparisons AS (
             - thresholds.signed_b64 * area_indicators.denominator AS signed_difference64,
         thresholds.reach64,
         -- Whether 40_area_results needs the row: its counts are unknown, or its fraction does
-        -- not fit 64 bits, or it is crossed or within reach of its threshold (one comparison).
+        -- not fit 64 bits (no signed difference), or it is crossed or within reach of its
+        -- threshold (one comparison).
         NOT area_indicators.known
-            OR thresholds.signed_a64 IS NULL
-            OR area_indicators.numerator * thresholds.signed_a64
-                - thresholds.signed_b64 * area_indicators.denominator >= -thresholds.reach64
-            AS candidate
+            OR signed_difference64 IS NULL
+            OR signed_difference64 >= -thresholds.reach64 AS candidate
     FROM area_indicators
     INNER JOIN criterion_comparisons AS thresholds
         ON thresholds.indicator_id = area_indicators.indicator_id
@@ -63,7 +62,6 @@ joined AS (
         thresholds.a,
         thresholds.b,
         thresholds.a64,
-        thresholds.b64,
         thresholds.b_over_a,
         thresholds.threshold_rate,
         thresholds.reference_average,

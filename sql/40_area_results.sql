@@ -5,10 +5,9 @@
 -- Parameters: $method ('criteria' or 'index'), $criteria_required (how many of the criteria
 -- that are not required an area must cross; required criteria must all be crossed),
 -- $selected_classes (index classes that are selected), $minimum_population.
--- Reads criteria, area_keys, areas, area_criteria and area_index. Per
--- area, bit masks with bit (criterion_id - 1) set for the criteria crossed, unknown and
--- borderline (a ruleset has at most 30 criteria, so a mask is an INTEGER); every count is a bit
--- count of them. Only the rows of area_criteria that are candidates (crossed, unknown or near
+-- Reads criteria, area_keys, areas, area_criteria and area_index. Per area, bit masks with bit
+-- (criterion_id - 1) set for the criteria crossed, unknown and borderline (a ruleset has at most
+-- 30 criteria, so a mask is an INTEGER); every count is a bit count of them. Only the rows of area_criteria that are candidates (crossed, unknown or near
 -- their threshold) are gathered, into area_flags: any other row is a criterion evaluated and
 -- not crossed, and not borderline, which is what an area without such rows has.
 -- An unknown (suppressed) criterion counts as not crossed; when it alone could have made the
