@@ -211,7 +211,7 @@ class _RowsXml:
         if pa.types.is_floating(kind):
             return _float_endings(column)
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            return self.dictionary_endings(pc.dictionary_encode(column), name, table_row)
+            return self.dictionary_endings(column, name, table_row)
         values = column.to_pylist()
         if pa.types.is_integer(kind):
             return pa.array([_number_ending(_integer(v)) for v in values], pa.string())
@@ -229,11 +229,10 @@ class _RowsXml:
             endings.append(seen[text])
         return pa.array(endings, pa.string())
 
-    def dictionary_endings(self, column: pa.DictionaryArray, name: str, table_row: int) -> pa.Array:
-        """The endings of a dictionary-encoded column: each distinct value's ending made once,
-        then taken for every row (null where the row is null)."""
-        if len(column.dictionary) > len(column):  # a slice of a long dictionary: only its own
-            column = pc.dictionary_encode(column.dictionary_decode())
+    def dictionary_endings(self, column: pa.Array, name: str, table_row: int) -> pa.Array:
+        """The endings of a text or dictionary-encoded column: each distinct value's ending
+        made once, then taken for every row (null where the row is null)."""
+        column = own_dictionary(column)
         endings: list[str | None] = []
         for entry, value in enumerate(column.dictionary.to_pylist()):
             text = None if value is None else str(value)
@@ -262,6 +261,16 @@ class _RowsXml:
 _SheetRows = tuple[_RowsXml, pa.Table, int]
 # Sheets whose rows are still to be written, by the temporary file openpyxl wrote them to.
 _Pending = dict[str, _SheetRows]
+
+
+def own_dictionary(column: pa.Array) -> pa.DictionaryArray:
+    """A text or dictionary column as a dictionary of the values its own rows hold (a slice of
+    a long dictionary array otherwise keeps every value of the whole)."""
+    if pa.types.is_dictionary(column.type):
+        if len(column.dictionary) <= len(column):
+            return column
+        column = column.dictionary_decode()
+    return pc.dictionary_encode(column)
 
 
 def _all_exact(column: pa.Array) -> bool:

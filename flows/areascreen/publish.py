@@ -38,6 +38,7 @@ from areascreen.excel import (
     EXCEL_MAX_ROWS,
     WORKBOOK_NAME,
     neutralise_formula,
+    own_dictionary,
     string_bytes,
     write_xlsx,
 )
@@ -296,11 +297,8 @@ def _csv_column(column: pa.Array, style: CsvStyle) -> pa.Array:
     if pa.types.is_boolean(kind):
         return pc.fill_null(pc.if_else(column, "true", "false"), "")
     quote = _quoted(CSV_STYLES[style][0])
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        column = pc.dictionary_encode(column)
-    if pa.types.is_dictionary(column.type):
-        if len(column.dictionary) > len(column):  # a slice of a long dictionary: only its own
-            column = pc.dictionary_encode(column.dictionary_decode())
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_dictionary(kind):
+        column = own_dictionary(column)
         texts = [None if v is None else quote(_text_cell(v)) for v in column.dictionary.to_pylist()]
         return pc.fill_null(pc.take(pa.array(texts, pa.string()), column.indices), "")
     if pa.types.is_floating(kind):
