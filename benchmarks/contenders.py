@@ -8,6 +8,7 @@ Imports of the heavy libraries happen before any clock starts.
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from areascreen.ruleset import Ruleset, load_ruleset
 
@@ -24,8 +26,10 @@ SCREENING_YEAR = 2018
 # The ruleset that mixes three threshold kinds (county ratio, national ratio, absolute).
 MIXED_RULESET = "2018-denmark-style.toml"
 Timings = dict[str, float]
-# The step, timed apart from the stage's total, that fetches the per-area published table.
-PUBLISHED_AREA_STEP = "published_area_results"
+# The step, timed apart from the stage's total, that writes the per-area tables as published.
+PUBLISHED_AREA_STEP = "per_area_files"
+# The columns of area_results the agreement check reads.
+SUMMARY_COLUMNS = ["area_code", "selected"]
 
 
 @dataclass(frozen=True)
@@ -176,10 +180,13 @@ def timed_sql_steps(log: StepLog) -> Iterator[None]:
 def run_pipeline(path: Path, ruleset: Ruleset, progress: Path | None = None) -> ScreeningRun:
     """The screening stage: `read_input`, `screen_into` and the result tables but the per-area
     ones (the eligible list, the municipalities, the national averages); no gate. The
-    per-area table in its published form (sorted, with every area's smallest margin) is then
-    fetched as well and timed apart, as a publication cost outside the stage's total."""
-    from areascreen.db import connect, fetch_table
-    from areascreen.screening import RESULT_SOURCES, read_input, result_tables, screen_into
+    per-area tables are then written as a publication writes them (Parquet and CSV, slice
+    after slice, in area code order, with every area's smallest margin) and timed apart, as a
+    publication cost outside the stage's total."""
+    from areascreen.db import connect
+    from areascreen.per_area import per_area_tables
+    from areascreen.publish import write_table
+    from areascreen.screening import read_input, result_tables, screen_into
 
     log = StepLog(progress)
     watch = Stopwatch()
@@ -198,7 +205,11 @@ def run_pipeline(path: Path, ruleset: Ruleset, progress: Path | None = None) -> 
     cpu = watch.cpu()
     stage_peak = peak_resident_mb()
     started = time.perf_counter()
-    tables["area_results"] = fetch_table(con, RESULT_SOURCES["area_results"])
+    with tempfile.TemporaryDirectory(prefix="areascreen-bench-") as folder:
+        files = [
+            write_table(table, Path(folder), name) for name, table in per_area_tables(con).items()
+        ]
+        tables["area_results"] = pq.read_table(files[0][0], columns=SUMMARY_COLUMNS)
     log.record(PUBLISHED_AREA_STEP, time.perf_counter() - started)
     return ScreeningRun(watch.laps, summary_from_arrow(tables), log.to_json(), cpu, stage_peak)
 

@@ -181,7 +181,7 @@ STEP_NAMES = {
     "read": "read_input",
     "arrow_and_register": "long form + register",
     "fetch_tables": "result_tables",
-    PUBLISHED_AREA_STEP: "per-area table, published form (not in the total)",
+    PUBLISHED_AREA_STEP: "per-area tables written as Parquet and CSV (not in the total)",
 }
 
 
@@ -349,7 +349,7 @@ def render(results: BenchmarkResults) -> str:
         else "",
         "### Screening, 2018 ruleset: wall time from the Parquet file (s)\n\n"
         "The pipeline's screening stage is `read_input` + `screen_into` + `result_tables` but "
-        "the per-area tables (the input gate excluded; the per-area published table is timed "
+        "the per-area tables (the input gate excluded; writing the per-area tables is timed "
         "apart, below); the single DuckDB query and the pandas/numpy version go from the "
         "same file to the eligible list. Seconds of work inside each process (interpreter start "
         "and imports excluded), the fastest of the repeats; selected areas and the eligible list "
@@ -357,8 +357,8 @@ def render(results: BenchmarkResults) -> str:
         "### CPU time of the same work (s, all threads)\n\nOn 2 cores DuckDB uses both, so "
         "CPU time can exceed wall time.\n\n" + cpu_table(results),
         "### Peak memory (resident set of the whole process, MB)\n\nThe first column is the "
-        "pipeline's peak when its screening stage ended; the pipeline's own column includes the "
-        "per-area table in its published form, fetched after it.\n\n" + memory_table(results),
+        "pipeline's peak when its screening stage ended; the pipeline's own column includes "
+        "writing the per-area tables after it, as a publication does.\n\n" + memory_table(results),
         "### Pipeline on a ruleset of three threshold kinds\n\n"
         "`data/rulesets/2018-denmark-style.toml`: county ratio, national ratio and absolute "
         "thresholds, 2 of 4 criteria, minimum population 1,000; its figures against the "
@@ -368,8 +368,8 @@ def render(results: BenchmarkResults) -> str:
         "of `screen_into` (the Arrow long form of the counts and registering it); each "
         "`NN_name` is one `run_step` of `sql/`; `result_tables` fetches the eligible list, the "
         "municipalities and the national averages as Arrow. The last step column, outside the "
-        "total, fetches the per-area table in its published form, as a publication does.\n\n"
-        + pipeline_steps_table(results),
+        "total, writes `area_results` and `area_criteria` as Parquet and CSV, slice after slice "
+        "of areas, as a publication does.\n\n" + pipeline_steps_table(results),
         "### Pipeline time by step, mixed ruleset (s)\n\n"
         + pipeline_steps_table(results, MIXED_CONTENDER),
         "### Pipeline resident set after each step, 2018 ruleset (MB)\n\n"

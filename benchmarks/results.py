@@ -190,12 +190,12 @@ def _below_the_query(size: SizeResult) -> str:
 
 
 def _memory_target(size: SizeResult) -> Target:
-    """The peak resident set of the whole pipeline process: the screening stage and the
-    per-area table in its published form (the stage's own peak is given beside it)."""
+    """The peak resident set of the whole pipeline process: the screening stage and writing
+    the per-area tables (the stage's own peak is given beside it)."""
     peak = size.peak_rss_bytes("pipeline")
     stage = size.stage_peak_rss_bytes("pipeline")
     finished = size.seconds("pipeline") is not None
-    name = f"peak RSS ≤ {MAX_PEAK_RSS_BYTES / GB:g} GB (stage and per-area published table)"
+    name = f"peak RSS ≤ {MAX_PEAK_RSS_BYTES / GB:g} GB (stage and per-area files)"
     if peak is None:
         return Target(name, "n/a", None)
     if not finished:

@@ -1,47 +1,10 @@
--- The published forms of the per-area tables, in area code order (area ids follow it, see
--- 00_areas, so the sort compares integers, not text): area_results without the internal keys,
--- with each area's smallest margin in persons over its criteria (computed here, when published,
--- from every row of area_criteria), and area_criteria with the codes and indicator of each row.
+-- The published forms of the per-area tables, every area in area code order, over the table
+-- macros of 69_published_area_macros (area ids are INTEGER: every id lies in the range given).
 CREATE OR REPLACE VIEW published_area_results AS
-WITH margins AS (
-    SELECT
-        area_id,
-        min(margin_persons) AS smallest_margin_persons
-    FROM area_criteria
-    GROUP BY area_id
-)
-SELECT
-    area_results.* EXCLUDE (area_id, municipality_id, crossed_mask),
-    margins.smallest_margin_persons
-FROM area_results
-LEFT JOIN margins ON margins.area_id = area_results.area_id
-ORDER BY area_results.area_id;
+FROM published_area_results_between(-2147483648, 2147483647);
 
 CREATE OR REPLACE VIEW published_area_criteria AS
-SELECT
-    areas.area_code,
-    areas.municipality_code,
-    area_criteria.criterion_id AS position,
-    area_criteria.criterion,
-    indicators.indicator,
-    area_criteria.kind AS threshold_kind,
-    area_criteria.direction,
-    area_criteria.required,
-    area_criteria.numerator,
-    area_criteria.denominator,
-    area_criteria.rate,
-    area_criteria.threshold_rate AS threshold,
-    area_criteria.reference_average,
-    area_criteria.deviation_pp,
-    area_criteria.margin_pp,
-    area_criteria.margin_persons,
-    area_criteria.rank_position,
-    area_criteria.crossed,
-    area_criteria.borderline
-FROM area_criteria
-INNER JOIN areas ON areas.area_id = area_criteria.area_id
-INNER JOIN indicators ON indicators.indicator_id = area_criteria.indicator_id
-ORDER BY areas.area_id, area_criteria.criterion_id;
+FROM published_area_criteria_between(-2147483648, 2147483647);
 
 -- Totals are HUGEINT inside the screening; the input gate bounds every count, so they fit BIGINT.
 CREATE OR REPLACE VIEW published_national_averages AS

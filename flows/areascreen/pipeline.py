@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,9 +18,11 @@ from typing import Any, TypeVar
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from areascreen import __version__, paths
 from areascreen.allocate import allocate_years, grants_table, recipients_from
+from areascreen.area_facts import AreaFacts, area_facts
 from areascreen.changes import (
     compare_with,
     find_previous_publication,
@@ -31,6 +33,7 @@ from areascreen.db import connect
 from areascreen.errors import ValidationFailed
 from areascreen.excel import EXCEL_MAX_ROWS
 from areascreen.load import check_year
+from areascreen.per_area import PerAreaTable, per_area_tables
 from areascreen.publish import (
     new_staging_dir,
     promote,
@@ -44,12 +47,20 @@ from areascreen.publish import (
     write_workbook,
 )
 from areascreen.ruleset import Ruleset, load_ruleset
-from areascreen.screening import ScreeningInput, read_input, result_tables, screen_into
+from areascreen.screening import (
+    RESULT_SOURCES,
+    ScreeningInput,
+    read_input,
+    result_tables,
+    screen_into,
+)
 from areascreen.sensitivity import run_sensitivity
 from areascreen.summary import render_summary
-from areascreen.synthetic import mark_synthetic
+from areascreen.synthetic import mark_synthetic_table
 
 T = TypeVar("T")
+# A result table: in memory, or a per-area table left in DuckDB until it is written.
+ResultTable = pa.Table | PerAreaTable
 StageRunner = Callable[..., Any]
 # Thresholds moved by ±1 and ±2 percentage points in the report's sensitivity section.
 SENSITIVITY_DELTAS = (1.0, 2.0)
@@ -133,6 +144,7 @@ class RunResult:
 
     year: int
     publication_dir: Path | None
+    # The tables published, but for the per-area ones: those are read from the files.
     tables: dict[str, pa.Table]
     documents: dict[str, str]
     manifest: dict[str, Any]
@@ -142,6 +154,13 @@ class RunResult:
     def eligible_codes(self) -> list[str]:
         """Codes of the eligible municipalities, in order."""
         return self.tables["eligible_municipalities"]["municipality_code"].to_pylist()
+
+    def read_table(self, name: str) -> pa.Table:
+        """A published table (per-area ones included) read from its Parquet file."""
+        folder = self.publication_dir or self.dry_run_dir
+        if folder is None:
+            raise ValueError("the run wrote no publication")
+        return pq.read_table(folder / f"{name}.parquet")
 
 
 def read_stage(path: Path, ruleset: Ruleset, sheet: str | None, year: int) -> ScreeningInput:
@@ -175,15 +194,20 @@ def validate_input_stage(
 
 def screen_stage(
     con: duckdb.DuckDBPyConnection, data: ScreeningInput, ruleset: Ruleset
-) -> dict[str, pa.Table]:
-    """Flag and roll-up stages: every area against the rules, then municipalities, in DuckDB."""
+) -> dict[str, ResultTable]:
+    """Flag and roll-up stages: every area against the rules, then municipalities, in DuckDB.
+    The per-area tables stay there until they are written."""
     screen_into(con, data, ruleset)
-    tables = result_tables(con)
+    small = result_tables(con, with_areas=False)
+    per_area = per_area_tables(con)
+    tables: dict[str, ResultTable] = {
+        name: per_area[name] if name in per_area else small[name] for name in RESULT_SOURCES
+    }
     logger().info(
         "Screened %s areas (%s): %s selected; %s eligible municipalities",
-        tables["area_results"].num_rows,
+        data.rows,
         ruleset.rule_text,
-        pc.sum(tables["area_results"]["selected"]).as_py() or 0,
+        pc.sum(tables["municipality_results"]["selected_areas"]).as_py() or 0,
         tables["eligible_municipalities"].num_rows,
     )
     return tables
@@ -297,7 +321,7 @@ def build_manifest(
     options: RunOptions,
     ruleset: Ruleset,
     data: ScreeningInput,
-    tables: dict[str, pa.Table],
+    tables: Mapping[str, ResultTable],
     started: str,
     input_sha256: str,
     build: Build,
@@ -332,16 +356,25 @@ def build_manifest(
     }
 
 
-def too_long_for_workbook(tables: dict[str, pa.Table]) -> list[str]:
+def too_long_for_workbook(tables: Mapping[str, ResultTable]) -> list[str]:
     """Tables longer than one Excel sheet: published as Parquet and CSV only."""
     return sorted(name for name, table in tables.items() if table.num_rows >= EXCEL_MAX_ROWS)
 
 
-def workbook_tables(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
-    """The tables that go into publication.xlsx: those that fit one Excel sheet; the log says
-    which do not (the manifest lists them too)."""
+def workbook_tables(
+    tables: Mapping[str, ResultTable], folder: Path, note: str | None
+) -> dict[str, pa.Table]:
+    """The tables that go into publication.xlsx: those that fit one Excel sheet, marked when
+    synthetic, a per-area table read back from its Parquet file in `folder`; the log says which
+    do not fit (the manifest lists them too)."""
     left_out = too_long_for_workbook(tables)
-    fits = {name: table for name, table in tables.items() if name not in left_out}
+    fits = {
+        name: pq.read_table(folder / f"{name}.parquet")
+        if isinstance(table, PerAreaTable)
+        else mark_synthetic_table(table, note)
+        for name, table in tables.items()
+        if name not in left_out
+    }
     for name in left_out:
         logger().info(
             "%s has %s rows, more than an Excel sheet holds: it is in %s.parquet and %s.csv, "
@@ -351,7 +384,7 @@ def workbook_tables(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
     return fits
 
 
-def column_labels(tables: dict[str, pa.Table]) -> dict[str, str]:
+def column_labels(tables: Mapping[str, pa.Table]) -> dict[str, str]:
     """Readable column headings for the workbook: `population_in_selected_areas` becomes
     'Population in selected areas'."""
     columns = {column for table in tables.values() for column in table.column_names}
@@ -361,7 +394,7 @@ def column_labels(tables: dict[str, pa.Table]) -> dict[str, str]:
 def publish_stage(
     staging: Path,
     target: Path,
-    tables: dict[str, pa.Table],
+    tables: Mapping[str, ResultTable],
     documents: dict[str, str],
     manifest: dict[str, Any],
     dry_run: bool,
@@ -373,10 +406,10 @@ def publish_stage(
     metadata. A dry run swaps it into `dry-runs/<year>/` beside the publications instead, so
     its report is kept where the run says, and the publication itself is left alone.
     """
-    tables = mark_synthetic(tables, manifest.get("synthetic"))
+    note = manifest.get("synthetic")
     for name, table in tables.items():
-        write_table(table, staging, name, csv_style=csv_style)  # type: ignore[arg-type]
-    in_workbook = workbook_tables(tables)
+        write_table(table, staging, name, csv_style=csv_style, note=note)  # type: ignore[arg-type]
+    in_workbook = workbook_tables(tables, staging, note)
     write_workbook(in_workbook, staging, column_labels(in_workbook))
     for name, text in documents.items():
         (staging / name).write_text(text, encoding="utf-8")
@@ -397,26 +430,42 @@ def previous_publication(options: RunOptions) -> Path | None:
     return find_previous_publication(options.reports_dir, options.year)
 
 
+def in_memory(tables: Mapping[str, ResultTable]) -> dict[str, pa.Table]:
+    """The result tables held in memory: all but the per-area ones."""
+    return {name: table for name, table in tables.items() if isinstance(table, pa.Table)}
+
+
 def report_stage(
     con: duckdb.DuckDBPyConnection,
     ruleset: Ruleset,
-    tables: dict[str, pa.Table],
+    tables: Mapping[str, ResultTable],
     context: dict[str, Any],
-) -> tuple[str, dict[str, pa.Table]]:
-    """Report stage: threshold sensitivity in one DuckDB pass, then the report."""
+) -> tuple[str, AreaFacts, dict[str, pa.Table]]:
+    """Report stage: the facts of the areas and the threshold sensitivity, each from DuckDB,
+    then the report."""
     from areascreen.report import render_report
 
+    areas = area_facts(con, ruleset)
     sensitivity = run_sensitivity(con, ruleset, SENSITIVITY_DELTAS)
     html = render_report(
-        year=ruleset.year, ruleset=ruleset, tables=tables, sensitivity=sensitivity, **context
+        year=ruleset.year,
+        ruleset=ruleset,
+        tables=in_memory(tables),
+        areas=areas,
+        sensitivity=sensitivity,
+        **context,
     )
     if sensitivity is None:
-        return html, {}
+        return html, areas, {}
     logger().info("Report written with %s sensitivity variants", sensitivity.variants.num_rows)
-    return html, {
-        "sensitivity_variants": sensitivity.variants,
-        "sensitivity_stability": sensitivity.municipality_stability,
-    }
+    return (
+        html,
+        areas,
+        {
+            "sensitivity_variants": sensitivity.variants,
+            "sensitivity_stability": sensitivity.municipality_stability,
+        },
+    )
 
 
 PUBLISHED_FILES = (
@@ -460,13 +509,16 @@ def screen_and_publish(
         "links": links,
         "language": options.language,
     }
-    documents["report.html"], sensitivity = stage(report_stage, con, ruleset, tables, context)
+    documents["report.html"], areas, sensitivity = stage(
+        report_stage, con, ruleset, tables, context
+    )
     tables |= sensitivity
     documents["summary.md"] = render_summary(
         year=options.year,
         ruleset=ruleset,
         input_name=options.input_file.name,
-        tables=tables,
+        tables=in_memory(tables),
+        areas=areas,
         validation_links=[p.relative_to(staging) for p in (input_docs, output_docs) if p],
         notes=notes,
         provenance=facts,
@@ -481,8 +533,8 @@ def screen_and_publish(
         options.csv_style,
     )  # fmt: skip
     return RunResult(
-        options.year, None if options.dry_run else published, tables, documents, manifest,
-        dry_run_dir=published if options.dry_run else None,
+        options.year, None if options.dry_run else published, in_memory(tables),
+        documents, manifest, dry_run_dir=published if options.dry_run else None,
     )  # fmt: skip
 
 

@@ -23,7 +23,7 @@ import re
 import shutil
 import stat
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,12 +36,15 @@ import pyarrow.parquet as pq
 from areascreen.errors import AreascreenError
 from areascreen.excel import (
     EXCEL_MAX_ROWS,
+    FORMULA_STARTS,
     WORKBOOK_NAME,
     neutralise_formula,
     own_dictionary,
     string_bytes,
     write_xlsx,
 )
+from areascreen.per_area import PerAreaTable
+from areascreen.synthetic import mark_synthetic_table
 
 __all__ = [
     "FAILED_RUNS_KEPT",
@@ -58,6 +61,7 @@ __all__ = [
     "sha256_of",
     "utc_now",
     "write_csv",
+    "write_csv_batches",
     "write_manifest",
     "write_table",
     "write_workbook",
@@ -79,6 +83,16 @@ CSV_STYLES: dict[str, tuple[str, str, str]] = {
     "swedish": (";", ",", "\ufeff"),
 }
 CSV_BATCH_ROWS = 65_536
+# Text a CSV cell cannot hold as it is: a formula-like start, or the separator, a quote or a
+# line break anywhere (the separator of each style).
+_CSV_SPECIAL = {
+    style: "^(?:"
+    + "|".join(map(re.escape, FORMULA_STARTS))
+    + ")|["
+    + re.escape(separator + '"\n\r')
+    + "]"
+    for style, (separator, _, _) in CSV_STYLES.items()
+}
 
 log = logging.getLogger("areascreen")
 
@@ -297,14 +311,29 @@ def _csv_column(column: pa.Array, style: CsvStyle) -> pa.Array:
     if pa.types.is_boolean(kind):
         return pc.fill_null(pc.if_else(column, "true", "false"), "")
     quote = _quoted(CSV_STYLES[style][0])
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_dictionary(kind):
+    if pa.types.is_dictionary(kind):
         column = own_dictionary(column)
-        texts = [None if v is None else quote(_text_cell(v)) for v in column.dictionary.to_pylist()]
-        return pc.fill_null(pc.take(pa.array(texts, pa.string()), column.indices), "")
+        texts = _csv_texts(column.dictionary.cast(pa.string()), style)
+        return pc.fill_null(pc.take(texts, column.indices), "")
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return pc.fill_null(_csv_texts(column.cast(pa.string()), style), "")
     if pa.types.is_floating(kind):
         return _csv_floats(column, decimal_mark)
     values = column.to_pylist()
     return pa.array(["" if v is None else quote(_text_cell(v)) for v in values], pa.string())
+
+
+def _csv_texts(texts: pa.Array, style: CsvStyle) -> pa.Array:
+    """Text cells as CSV text: a text that needs quoting or looks like a formula is written by
+    Python (`_quoted`, `_text_cell`); every other text stands as it is."""
+    special = _CSV_SPECIAL[style]
+    marked = pc.fill_null(pc.match_substring_regex(texts, special), False)
+    if not pc.any(marked).as_py():
+        return texts
+    quote = _quoted(CSV_STYLES[style][0])
+    values = pc.filter(texts, marked).to_pylist()
+    written = pa.array([quote(_text_cell(value)) for value in values], pa.string())
+    return pc.replace_with_mask(texts, marked, written)
 
 
 def _csv_floats(column: pa.Array, decimal_mark: str) -> pa.Array:
@@ -351,14 +380,25 @@ def write_csv(table: pa.Table, path: Path, csv_style: CsvStyle = "standard") -> 
     `\\n`, write integers as integers, booleans as `true`/`false` and nulls as empty cells, and
     neutralise text that a spreadsheet would run as a formula.
     """
+    batches = table.to_batches(max_chunksize=CSV_BATCH_ROWS) if table.num_columns else ()
+    return write_csv_batches(table.column_names, batches, path, csv_style)
+
+
+def write_csv_batches(
+    column_names: list[str],
+    batches: Iterable[pa.RecordBatch],
+    path: Path,
+    csv_style: CsvStyle = "standard",
+) -> Path:
+    """Write the header and then batch after batch as CSV, in the style of `write_csv`."""
     if csv_style not in CSV_STYLES:
         raise ValueError(f"unknown CSV style {csv_style!r}; choose one of {sorted(CSV_STYLES)}")
     separator, _, preamble = CSV_STYLES[csv_style]
     quote = _quoted(separator)
-    header = preamble + separator.join(quote(_text_cell(n)) for n in table.column_names) + "\n"
+    header = preamble + separator.join(quote(_text_cell(n)) for n in column_names) + "\n"
     with _writing(path), path.open("wb") as handle:
         handle.write(header.encode("utf-8"))
-        for batch in table.to_batches(max_chunksize=CSV_BATCH_ROWS) if table.num_columns else ():
+        for batch in batches:
             handle.write(string_bytes(_csv_lines(batch, csv_style)))
     return path
 
@@ -379,16 +419,53 @@ def write_json(table: pa.Table, path: Path) -> Path:
 
 
 def write_table(
-    table: pa.Table, folder: Path, name: str, *, csv_style: CsvStyle = "standard"
+    table: pa.Table | PerAreaTable,
+    folder: Path,
+    name: str,
+    *,
+    csv_style: CsvStyle = "standard",
+    note: str | None = None,
 ) -> list[Path]:
-    """Write a table as Parquet and CSV (and JSON for the eligible list); return the files."""
+    """Write a table as Parquet and CSV (and JSON for the eligible list); return the files.
+
+    A per-area table is written slice after slice from DuckDB, and its CSV from the Parquet
+    file, so that neither is ever whole in memory. `note` marks the table as made from
+    synthetic input (`areascreen.synthetic.mark_synthetic_table`).
+    """
     parquet_path = folder / f"{name}.parquet"
+    csv_path = folder / f"{name}.csv"
+    if isinstance(table, PerAreaTable):
+        slices = (mark_synthetic_table(piece, note) for piece in table.slices())
+        write_parquet_slices(slices, parquet_path)
+        texts = [f.name for f in pq.read_schema(parquet_path) if pa.types.is_string(f.type)]
+        parquet = pq.ParquetFile(parquet_path, read_dictionary=texts)
+        batches = parquet.iter_batches(batch_size=CSV_BATCH_ROWS)
+        return [
+            parquet_path,
+            write_csv_batches(parquet.schema_arrow.names, batches, csv_path, csv_style),
+        ]
+    table = mark_synthetic_table(table, note)
     with _writing(parquet_path):
         pq.write_table(table, parquet_path, compression="zstd")
-    files = [parquet_path, write_csv(table, folder / f"{name}.csv", csv_style)]
+    files = [parquet_path, write_csv(table, csv_path, csv_style)]
     if name in JSON_TABLES:
         files.append(write_json(table, folder / f"{name}.json"))
     return files
+
+
+def write_parquet_slices(slices: Iterable[pa.Table], path: Path) -> Path:
+    """Write tables of one schema (there is at least one) into one Parquet file, in order."""
+    with _writing(path):
+        writer: pq.ParquetWriter | None = None
+        try:
+            for piece in slices:
+                if writer is None:
+                    writer = pq.ParquetWriter(path, piece.schema, compression="zstd")
+                writer.write_table(piece)
+        finally:
+            if writer is not None:
+                writer.close()
+    return path
 
 
 def write_workbook(

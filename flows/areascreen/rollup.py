@@ -24,4 +24,5 @@ def roll_up(con: duckdb.DuckDBPyConnection, ruleset: Ruleset) -> None:
         minimum_population=ruleset.selection.minimum_population,
     )
     run_step(con, "60_eligible_municipalities")
+    run_step(con, "69_published_area_macros")
     run_step(con, "70_publication")
