@@ -39,7 +39,7 @@ def test_nice_ticks_are_round_steps_inside_the_range():
 def test_histogram_stacks_crossing_areas_on_a_symmetric_log_scale():
     chart = charts.histogram(
         "chart-rate",
-        ([0.5], [1.5, 1.5]),  # one area crossing in the first bin, two not in the second
+        ([1, 0], [0, 2]),  # one area crossing in the first bin, two not in the second
         [0.0, 1.0, 2.0],
         charts.HistogramMarks(threshold=1.0, average=1.5, direction="below"),
         TEXTS,

@@ -26,6 +26,7 @@ import pytest
 
 from areascreen import charts, db, paths, report
 from areascreen.allocate import allocate_year, grants_table, recipients_from
+from areascreen.area_facts import AreaFacts, area_facts
 from areascreen.changes import compare_with
 from areascreen.flag import flag_areas, load_areas
 from areascreen.load import read_area_statistics
@@ -36,12 +37,11 @@ from tests.conftest import REPOSITORY_ROOT
 from tests.fixture_areas import fixture_frame
 
 PUBLISHED = {
-    "area_results": "published_area_results",
-    "area_criteria": "published_area_criteria",
     "national_averages": "published_national_averages",
     "municipality_results": "municipality_results",
     "eligible_municipalities": "eligible_municipalities",
 }
+PER_AREA = {"area_results": "published_area_results", "area_criteria": "published_area_criteria"}
 IDENTIFIERS = ("employment_rate", "long_term_unemployment_rate", "low_education_rate")
 EVIL = "<script>alert(1)</script>"
 EVIL_AREA = 'Tom & Jerry\'s "<b>area</b>"'
@@ -70,8 +70,19 @@ CHROMIUM_FLAGS = [
 # --- screening with the real SQL steps -----------------------------------------------------------
 
 
-def screen(frame: Any, ruleset: Ruleset, previous: Path | None = None) -> dict[str, pa.Table]:
-    """Load, flag, roll up and allocate on one connection; the published tables."""
+@dataclasses.dataclass(frozen=True)
+class Screening:
+    """What the documents are given (the small tables and the facts of the areas), and the
+    per-area tables in their published form, to check against."""
+
+    tables: dict[str, pa.Table]
+    areas: AreaFacts
+    per_area: dict[str, pa.Table]
+
+
+def screen(frame: Any, ruleset: Ruleset, previous: Path | None = None) -> Screening:
+    """Load, flag, roll up and allocate on one connection; the published tables and the facts
+    of the areas, computed on that connection."""
     con = db.connect()
     load_areas(con, frame, ruleset)
     flag_areas(con, ruleset)
@@ -82,7 +93,8 @@ def screen(frame: Any, ruleset: Ruleset, previous: Path | None = None) -> dict[s
     tables["allocation"] = grants_table(allocate_year(recipients, budget, 2018, ruleset.allocation))
     if previous is not None:
         tables |= compare_with(con, previous)
-    return tables
+    per_area = {name: db.fetch_table(con, view) for name, view in PER_AREA.items()}
+    return Screening(tables, area_facts(con, ruleset), per_area)
 
 
 def publish_previous(folder: Path, frame: Any, ruleset: Ruleset) -> Path:
@@ -90,8 +102,8 @@ def publish_previous(folder: Path, frame: Any, ruleset: Ruleset) -> Path:
     folder.mkdir(parents=True)
     selection = dataclasses.replace(ruleset.selection, criteria_required=3)
     earlier = screen(frame, dataclasses.replace(ruleset, selection=selection))
-    for name in ("area_results", "municipality_results"):
-        pq.write_table(earlier[name], folder / f"{name}.parquet")
+    pq.write_table(earlier.per_area["area_results"], folder / "area_results.parquet")
+    pq.write_table(earlier.tables["municipality_results"], folder / "municipality_results.parquet")
     return folder
 
 
@@ -121,12 +133,13 @@ def sensitivity_stand_in() -> SimpleNamespace:
     return SimpleNamespace(variants=variants, municipality_stability=stability)
 
 
-def render(ruleset: Ruleset, tables: dict[str, pa.Table], **options: Any) -> str:
+def render(ruleset: Ruleset, screening: Screening, **options: Any) -> str:
     """The report with the usual arguments, any of them overridden."""
     arguments: dict[str, Any] = {
         "year": 2018,
         "ruleset": ruleset,
-        "tables": tables,
+        "tables": screening.tables,
+        "areas": screening.areas,
         "sensitivity": sensitivity_stand_in(),
         "input_name": "fixture_areas.parquet",
         "notes": [],
@@ -191,7 +204,7 @@ def ruleset() -> Ruleset:
 
 
 @pytest.fixture(scope="module")
-def tables(ruleset: Ruleset, tmp_path_factory: pytest.TempPathFactory) -> dict[str, pa.Table]:
+def screening(ruleset: Ruleset, tmp_path_factory: pytest.TempPathFactory) -> Screening:
     previous = publish_previous(
         tmp_path_factory.mktemp("reports") / "2017", fixture_frame(), ruleset
     )
@@ -199,8 +212,8 @@ def tables(ruleset: Ruleset, tmp_path_factory: pytest.TempPathFactory) -> dict[s
 
 
 @pytest.fixture(scope="module")
-def fixture_report(ruleset: Ruleset, tables: dict[str, pa.Table]) -> str:
-    return render(ruleset, tables)
+def fixture_report(ruleset: Ruleset, screening: Screening) -> str:
+    return render(ruleset, screening)
 
 
 @pytest.fixture(scope="module")
@@ -343,6 +356,26 @@ def test_selected_areas_explained_with_margins_in_pp_and_persons(parsed: Page):
     assert rows["1280C1020"][6] == "10.1 % (threshold 10.0 %) crossed by 0.10 pp, 1 persons"
 
 
+def test_only_the_first_selected_areas_are_listed_beyond_the_cap(
+    ruleset: Ruleset, screening: Screening, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(report, "MAX_SELECTED_AREAS", 3)
+    page = Page(render(ruleset, screening))
+    rows = page.body("selected-areas-table")
+    assert [row[0] for row in rows] == ["0127C1010", "0127C1020", "0180C1010"]  # by code
+    text = page.visible()
+    assert "Selected areas (4)" in text
+    assert (
+        "The first 3 by area code are shown; 1 more are not. All 4 are in area_results.csv." in text
+    )
+    swedish = Page(render(ruleset, screening, language="sv")).visible()
+    assert "Utvalda områden (4)" in swedish
+    assert "De första 3 i ordning efter områdeskod visas; 1 till visas inte." in swedish
+    assert "Alla 4 finns i area_results.csv." in swedish
+    monkeypatch.setattr(report, "MAX_SELECTED_AREAS", 4)
+    assert "area_results.csv." not in Page(render(ruleset, screening)).visible()
+
+
 def test_areas_one_criterion_short_are_explained(parsed: Page):
     rows = {row[0]: row for row in parsed.body("near-miss-table")}
     # Three criteria crossed and screened; 1280C1030 (150 residents) is not listed.
@@ -381,23 +414,23 @@ def test_provenance_footer_and_links(parsed: Page, ruleset: Ruleset):
     assert hrefs == LINKS
 
 
-def test_links_must_stay_inside_the_publication(ruleset: Ruleset, tables: dict[str, pa.Table]):
+def test_links_must_stay_inside_the_publication(ruleset: Ruleset, screening: Screening):
     with pytest.raises(ValueError, match="relative"):
-        render(ruleset, tables, links=["javascript:alert(1)"])
-    page = render(ruleset, tables, links=['my file "1".csv'])
+        render(ruleset, screening, links=["javascript:alert(1)"])
+    page = render(ruleset, screening, links=['my file "1".csv'])
     assert 'href="my%20file%20%221%22.csv"' in page
 
 
 def test_optional_sections_say_when_they_are_absent(ruleset: Ruleset):
-    tables = screen(fixture_frame(), ruleset)
-    del tables["allocation"]
-    page = render(ruleset, tables, sensitivity=None)
+    screening = screen(fixture_frame(), ruleset)
+    del screening.tables["allocation"]
+    page = render(ruleset, screening, sensitivity=None)
     assert "No previous publication to compare with." in page
     assert "Threshold sensitivity was not run for this report." in page
     assert "amount (MSEK)" not in page
     assert page.count('<svg class="chart"') == 5
     # The same results give the same page: no dates, fixed ids.
-    assert render(ruleset, tables, sensitivity=None) == page
+    assert render(ruleset, screening, sensitivity=None) == page
 
 
 def test_the_report_loads_nothing_from_outside(fixture_report: str):
@@ -421,23 +454,23 @@ def test_print_stylesheet_keeps_every_column(fixture_report: str):
     assert "@page { size: A4 landscape" in printed
 
 
-def test_synthetic_banner_only_for_synthetic_data(ruleset: Ruleset, tables: dict[str, pa.Table]):
-    marked = Page(render(ruleset, tables, notes=[SYNTHETIC, "Another note."]))
+def test_synthetic_banner_only_for_synthetic_data(ruleset: Ruleset, screening: Screening):
+    marked = Page(render(ruleset, screening, notes=[SYNTHETIC, "Another note."]))
     banner = [a for tag, a in marked.elements if a.get("id") == "synthetic-banner"]
     assert len(banner) == 1
-    page = render(ruleset, tables, notes=[SYNTHETIC])
+    page = render(ruleset, screening, notes=[SYNTHETIC])
     assert page.index('id="synthetic-banner"') < page.index("<h1>")
     assert "SYNTHETIC DATA: this publication was made from synthetic demo data" in page
     assert "Another note." in marked.visible()
-    plain = Page(render(ruleset, tables, notes=["Another note."]))
+    plain = Page(render(ruleset, screening, notes=["Another note."]))
     assert not [a for tag, a in plain.elements if a.get("id") == "synthetic-banner"]
 
 
 # --- languages and templates --------------------------------------------------------------------
 
 
-def test_swedish_report(ruleset: Ruleset, tables: dict[str, pa.Table]):
-    page = Page(render(ruleset, tables, language="sv"))
+def test_swedish_report(ruleset: Ruleset, screening: Screening):
+    page = Page(render(ruleset, screening, language="sv"))
     text = page.visible()
     assert ("html", {"lang": "sv"}) in page.elements
     assert "Urval 2018: kommuner som får söka bidraget" in text
@@ -468,20 +501,20 @@ def test_every_text_exists_in_both_languages():
     assert english - keys(catalogue["sv"]) == set()
 
 
-def test_unknown_language_is_refused(ruleset: Ruleset, tables: dict[str, pa.Table]):
+def test_unknown_language_is_refused(ruleset: Ruleset, screening: Screening):
     with pytest.raises(ValueError, match="en, sv"):
-        render(ruleset, tables, language="de")
+        render(ruleset, screening, language="de")
 
 
 def test_a_users_template_folder_overrides_texts_and_partials(
-    ruleset: Ruleset, tables: dict[str, pa.Table], tmp_path: Path
+    ruleset: Ruleset, screening: Screening, tmp_path: Path
 ):
     (tmp_path / "messages.toml").write_text('[en]\ntitle = "Our screening {year}"\n', "utf-8")
     (tmp_path / "report").mkdir()
     (tmp_path / "report" / "links.html.j2").write_text(
         '<p id="own">{{ links|length }} files, {{ "<i>" }}</p>', "utf-8"
     )
-    page = render(ruleset, tables, template_dir=tmp_path)
+    page = render(ruleset, screening, template_dir=tmp_path)
     assert "<h1>Our screening 2018</h1>" in page
     assert '<p id="own">3 files, &lt;i&gt;</p>' in page
     assert "National averages" in page
@@ -565,16 +598,16 @@ def test_a_ruleset_that_selects_by_index(tmp_path: Path):
     source = tmp_path / "index.toml"
     source.write_text(INDEX_RULESET, "utf-8")
     indexed = parse_ruleset(tomllib.loads(INDEX_RULESET), source, "cd" * 32)
-    tables = screen(fixture_frame(), indexed)
-    page = render(indexed, tables, sensitivity=None)
+    screening = screen(fixture_frame(), indexed)
+    page = render(indexed, screening, sensitivity=None)
     parsed = Page(page)
     text = parsed.visible()
     assert "composite index in class 3 of 3" in text
     assert "Low education: weight 2, worse when above" in text
     combined = parsed.body("combined-table")
     assert [row[0] for row in combined] == ["low", "middle", "high"]
-    classes = tables["area_results"]["index_class"].to_pylist()
-    statuses = tables["area_results"]["selection_status"].to_pylist()
+    classes = screening.per_area["area_results"]["index_class"].to_pylist()
+    statuses = screening.per_area["area_results"]["selection_status"].to_pylist()
     high = sum(
         1
         for c, s in zip(classes, statuses, strict=True)
@@ -651,8 +684,8 @@ def synthetic_report(ruleset: Ruleset, tmp_path_factory: pytest.TempPathFactory)
     frame = read_area_statistics(paths.DEFAULT_INPUT, columns=ruleset.input_columns).frame
     previous = publish_previous(tmp_path_factory.mktemp("reports") / "2017", frame, ruleset)
     path = tmp_path_factory.mktemp("publication") / "report.html"
-    tables = screen(frame, ruleset, previous)
-    page = render(ruleset, tables, input_name=paths.DEFAULT_INPUT.name, notes=[SYNTHETIC])
+    screening = screen(frame, ruleset, previous)
+    page = render(ruleset, screening, input_name=paths.DEFAULT_INPUT.name, notes=[SYNTHETIC])
     path.write_text(page, encoding="utf-8")
     return path
 

@@ -9,14 +9,21 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 from areascreen import paths
 from areascreen.ruleset import Ruleset, load_ruleset
 from areascreen.summary import render_summary
 from tests.fixture_areas import fixture_frame
-from tests.test_report import EVIL, IDENTIFIERS, PROVENANCE, SYNTHETIC, publish_previous, screen
+from tests.test_report import (
+    EVIL,
+    IDENTIFIERS,
+    PROVENANCE,
+    SYNTHETIC,
+    Screening,
+    publish_previous,
+    screen,
+)
 
 VALIDATION = [Path("validation/input/index.html"), Path("validation/output/index.html")]
 
@@ -27,20 +34,21 @@ def ruleset() -> Ruleset:
 
 
 @pytest.fixture(scope="module")
-def tables(ruleset: Ruleset, tmp_path_factory: pytest.TempPathFactory) -> dict[str, pa.Table]:
+def screening(ruleset: Ruleset, tmp_path_factory: pytest.TempPathFactory) -> Screening:
     previous = publish_previous(
         tmp_path_factory.mktemp("reports") / "2017", fixture_frame(), ruleset
     )
     return screen(fixture_frame(), ruleset, previous)
 
 
-def summary(ruleset: Ruleset, tables: dict[str, pa.Table], **options: Any) -> str:
+def summary(ruleset: Ruleset, screening: Screening, **options: Any) -> str:
     """The summary with the usual arguments, any of them overridden."""
     arguments: dict[str, Any] = {
         "year": 2018,
         "ruleset": ruleset,
         "input_name": "fixture_areas.parquet",
-        "tables": tables,
+        "tables": screening.tables,
+        "areas": screening.areas,
         "validation_links": VALIDATION,
         "notes": [],
         "provenance": PROVENANCE,
@@ -63,8 +71,8 @@ def table_rows(text: str, heading: str) -> list[list[str]]:
     ]
 
 
-def test_list_with_amounts_and_counts(ruleset: Ruleset, tables: dict[str, pa.Table]):
-    text = summary(ruleset, tables)
+def test_list_with_amounts_and_counts(ruleset: Ruleset, screening: Screening):
+    text = summary(ruleset, screening)
     rows = table_rows(text, "## Eligible municipalities (3)")
     assert [row[:6] for row in rows[:3]] == [
         ["0127", "Botkyrka", "Stockholms län", "2", "4 900", "71.0"],
@@ -78,8 +86,8 @@ def test_list_with_amounts_and_counts(ruleset: Ruleset, tables: dict[str, pa.Tab
     assert "Since the previous publication: 0 municipalities entered the list and 1 left." in text
 
 
-def test_rule_in_words_labels_not_identifiers(ruleset: Ruleset, tables: dict[str, pa.Table]):
-    text = summary(ruleset, tables)
+def test_rule_in_words_labels_not_identifiers(ruleset: Ruleset, screening: Screening):
+    text = summary(ruleset, screening)
     assert "- Employment rate below 60 %\n" in text
     assert "all 4 criteria crossed and at least 200 residents" in text
     for identifier in IDENTIFIERS:
@@ -88,19 +96,19 @@ def test_rule_in_words_labels_not_identifiers(ruleset: Ruleset, tables: dict[str
     assert averages["Employment rate"][1:4] == ["61.14", "77.9", "-16.76"]
 
 
-def test_links_provenance_and_synthetic_banner(ruleset: Ruleset, tables: dict[str, pa.Table]):
-    text = summary(ruleset, tables, notes=[SYNTHETIC])
+def test_links_provenance_and_synthetic_banner(ruleset: Ruleset, screening: Screening):
+    text = summary(ruleset, screening, notes=[SYNTHETIC])
     assert text.startswith("> **SYNTHETIC DATA:")
     assert "- [validation/input/index.html](validation/input/index.html)\n" in text
     assert "[report.html](report.html)" in text
     assert f"- ruleset SHA-256: `{ruleset.sha256}`\n" in text
     assert "- git commit: `0123456789abcdef`\n" in text
-    plain = summary(ruleset, tables, provenance=None)
+    plain = summary(ruleset, screening, provenance=None)
     assert "SYNTHETIC" not in plain and "## Provenance" not in plain
 
 
-def test_swedish_summary(ruleset: Ruleset, tables: dict[str, pa.Table]):
-    text = summary(ruleset, tables, language="sv")
+def test_swedish_summary(ruleset: Ruleset, screening: Screening):
+    text = summary(ruleset, screening, language="sv")
     assert text.startswith("# Urval 2018: kommuner som får söka bidraget\n")
     assert "- Förvärvsintensitet under 60 %\n" in text
     rows = table_rows(text, "## Kommuner som får söka bidraget (3)")

@@ -11,8 +11,6 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 WIDTH = 346.0
 FONT_SIZE = 11.0
 LEGEND_ROW = 15.0
@@ -244,6 +242,18 @@ def stacked_pair(
     return bars
 
 
+def bin_edges(low: float, high: float, threshold: float, average: float | None) -> list[float]:
+    """Histogram bins of 1 pp (wider for wide ranges) over values from `low` to `high` and the
+    marks, one edge on the threshold."""
+    marks = [threshold] if average is None else [threshold, average]
+    low = min(low, *marks)
+    high = max(high, *marks)
+    width = next((w for w in (0.5, 1, 2, 5, 10, 20) if (high - low) / w <= 40), 50)
+    below = math.ceil((threshold - low) / width) + 1
+    above = math.ceil((high - threshold) / width) + 1
+    return [threshold + width * step for step in range(-below, above + 1)]
+
+
 @dataclass(frozen=True)
 class HistogramMarks:
     """Where a histogram's threshold and average lie, and on which side areas cross."""
@@ -255,7 +265,7 @@ class HistogramMarks:
 
 def histogram(
     chart_id: str,
-    values: tuple[Sequence[float], Sequence[float]],
+    counts: tuple[Sequence[int], Sequence[int]],
     edges: Sequence[float],
     marks: HistogramMarks,
     texts: Mapping[str, str],
@@ -263,19 +273,17 @@ def histogram(
     format_number: Callable[[float], str],
     bin_title: Callable[[str, str, int], str],
 ) -> Chart:
-    """Areas' values in bins, those crossing stacked on those not, with threshold and average.
+    """Areas in bins, those crossing stacked on those not, with threshold and average.
 
-    `values` is (crossed, not crossed); `texts` holds the legend's `crossed`, `not_crossed`,
-    `threshold` and `average`, the axis titles `x` and `y` and the accessible `label`;
-    `bin_title(low, high, areas)` is each bar's hover text.
+    `counts` is (crossed, not crossed), each a count per bin between `edges`; `texts` holds the
+    legend's `crossed`, `not_crossed`, `threshold` and `average`, the axis titles `x` and `y`
+    and the accessible `label`; `bin_title(low, high, areas)` is each bar's hover text.
     """
     height = 252.0
     plot = Plot(left=54.0, top=46.0, right=WIDTH - 10.0, bottom=height - 42.0)
-    crossed, not_crossed = values
-    lower, _ = np.histogram(np.asarray(not_crossed, dtype=float), bins=np.asarray(edges))
-    upper, _ = np.histogram(np.asarray(crossed, dtype=float), bins=np.asarray(edges))
-    totals = lower + upper
-    top = count_axis_top(float(totals.max(initial=1)))
+    upper, lower = counts
+    totals = [below + above for below, above in zip(lower, upper, strict=True)]
+    top = count_axis_top(float(max([1, *totals])))
     y, y_marks, y_labels = count_axis(plot, top, format_number)
     pad = (edges[-1] - edges[0]) * 0.03
     low, high = edges[0] - pad, edges[-1] + pad
@@ -283,9 +291,9 @@ def histogram(
     bars: list[Bar] = []
     for n in range(len(edges) - 1):
         left, right = x(edges[n]), x(edges[n + 1])
-        title = bin_title(format_number(edges[n]), format_number(edges[n + 1]), int(totals[n]))
-        counts = (int(lower[n]), int(upper[n]))
-        bars += stacked_pair(left, rounded(right - left), y, counts, colours, title)
+        title = bin_title(format_number(edges[n]), format_number(edges[n + 1]), totals[n])
+        pair = (lower[n], upper[n])
+        bars += stacked_pair(left, rounded(right - left), y, pair, colours, title)
     at = x(marks.threshold)
     beyond = (plot.left, at) if marks.direction == "below" else (at, plot.right)
     shading = Bar(

