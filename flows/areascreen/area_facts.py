@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from areascreen.charts import bin_edges
 from areascreen.db import fetch_table, run_step
+from areascreen.flag import selection_parameters
 from areascreen.ruleset import Criterion, Ruleset
 
 UNSCREENED = "below_minimum_population"
@@ -104,17 +105,6 @@ class AreaFacts:
 def by_index_class(ruleset: Ruleset) -> bool:
     """Whether the combined rule is shown by index class rather than by criteria crossed."""
     return ruleset.selection.method == "index" and ruleset.index is not None
-
-
-def selection_parameters(ruleset: Ruleset) -> dict[str, Any]:
-    """The selection rule as the SQL steps take it: the method, how many criteria that are not
-    required an area must cross, and the selected index classes (a list never empty)."""
-    selection = ruleset.selection
-    return {
-        "method": selection.method,
-        "criteria_required": selection.criteria_required,
-        "selected_classes": list(selection.selected_classes) or [0],
-    }
 
 
 def rows_of(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, Any]]:

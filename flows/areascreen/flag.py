@@ -7,6 +7,8 @@ denominator) in Arrow without copying the counts, so the SQL steps never name a 
 
 from __future__ import annotations
 
+from typing import Any
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -228,6 +230,17 @@ def load_areas(
         con.unregister(name)
 
 
+def selection_parameters(ruleset: Ruleset) -> dict[str, Any]:
+    """The selection rule as the SQL steps take it: the method, how many criteria that are not
+    required an area must cross, and the selected index classes (a list never empty)."""
+    selection = ruleset.selection
+    return {
+        "method": selection.method,
+        "criteria_required": selection.criteria_required,
+        "selected_classes": list(selection.selected_classes) or [0],
+    }
+
+
 def flag_areas(con: duckdb.DuckDBPyConnection, ruleset: Ruleset) -> None:
     """National and county averages, every area's criteria, its index, and its selection."""
     selection = ruleset.selection
@@ -247,8 +260,6 @@ def flag_areas(con: duckdb.DuckDBPyConnection, ruleset: Ruleset) -> None:
     run_step(
         con,
         "40_area_results",
-        method=selection.method,
-        criteria_required=selection.criteria_required,
-        selected_classes=list(selection.selected_classes) or [0],
         minimum_population=selection.minimum_population,
+        **selection_parameters(ruleset),
     )
