@@ -13,7 +13,7 @@ import pytest
 
 from areascreen import paths, per_area
 from areascreen.db import connect
-from areascreen.per_area import PerAreaTable, per_area_tables
+from areascreen.per_area import PerAreaExtent, PerAreaTable, per_area_tables
 from areascreen.publish import write_csv, write_table
 from areascreen.ruleset import Ruleset, load_ruleset
 from areascreen.screening import from_frame, read_input, result_tables, screen_into
@@ -54,6 +54,7 @@ def test_the_slices_join_into_the_whole_table_in_area_code_order(connection, sma
 
 def test_area_criteria_has_a_row_per_area_and_criterion(connection):
     tables = per_area_tables(connection)
+    assert tables["area_results"].extent is tables["area_criteria"].extent
     criteria = pc.count_distinct(result_tables(connection)["area_criteria"]["criterion"]).as_py()
     assert tables["area_results"].num_rows == 5984
     assert tables["area_criteria"].num_rows == 5984 * criteria
@@ -100,4 +101,4 @@ def test_a_table_of_no_areas_is_written_with_its_columns(tmp_path):
 
 def test_an_unknown_per_area_table_is_refused():
     with pytest.raises(ValueError, match="no per-area table 'areas'"):
-        PerAreaTable(connect(), "areas")
+        PerAreaTable(PerAreaExtent(connect()), "areas")

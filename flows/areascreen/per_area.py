@@ -25,38 +25,48 @@ SLICE_QUERIES = {
 }
 
 
+class PerAreaExtent:
+    """How far the per-area tables of a screened connection reach (`sql/72_per_area_extent`):
+    the first and last area id, the number of areas and of area × criterion rows; counted once,
+    when first asked for, for both tables."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self._counts: dict[str, int] | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """`first_area`, `last_area`, `areas` and `criterion_rows`."""
+        if self._counts is None:
+            run_step(self.con, "72_per_area_extent")
+            row = fetch_table(self.con, "per_area_extent").to_pylist()[0]
+            self._counts = {key: int(value or 0) for key, value in row.items()}
+        return self._counts
+
+
 class PerAreaTable:
     """One per-area table of a screened connection: its name, its number of rows and its
     slices of areas, in area code order."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
+    def __init__(self, extent: PerAreaExtent, name: str) -> None:
         if name not in SLICE_QUERIES:
             raise ValueError(f"no per-area table {name!r}; choose one of {sorted(SLICE_QUERIES)}")
-        self.con = con
+        self.con = extent.con
         self.name = name
-        self._extent: dict[str, int] | None = None
+        self.extent = extent
 
     def __repr__(self) -> str:
         return f"PerAreaTable({self.name!r})"
 
     @property
-    def extent(self) -> dict[str, int]:
-        """The first and last area id, the number of areas and of area × criterion rows."""
-        if self._extent is None:
-            run_step(self.con, "72_per_area_extent")
-            row = fetch_table(self.con, "per_area_extent").to_pylist()[0]
-            self._extent = {key: int(value or 0) for key, value in row.items()}
-        return self._extent
-
-    @property
     def num_rows(self) -> int:
         """How many rows the table has."""
-        extent = self.extent
-        return extent["areas"] if self.name == "area_results" else extent["criterion_rows"]
+        counts = self.extent.counts
+        return counts["areas"] if self.name == "area_results" else counts["criterion_rows"]
 
     def areas_per_slice(self) -> int:
         """How many areas a slice holds: about SLICE_ROWS rows."""
-        areas = self.extent["areas"]
+        areas = self.extent.counts["areas"]
         rows_per_area = self.num_rows / areas if areas else 1
         return max(1, int(SLICE_ROWS / max(rows_per_area, 1)))
 
@@ -68,19 +78,16 @@ class PerAreaTable:
     def slices(self) -> Iterator[pa.Table]:
         """The whole table, slice after slice; a table without areas gives one empty slice,
         which still has the columns."""
-        extent = self.extent
-        if not extent["areas"]:
+        counts = self.extent.counts
+        if not counts["areas"]:
             yield self.read(0, 0)
             return
         step = self.areas_per_slice()
-        for first in range(extent["first_area"], extent["last_area"] + 1, step):
+        for first in range(counts["first_area"], counts["last_area"] + 1, step):
             yield self.read(first, first + step)
-
-    def to_arrow(self) -> pa.Table:
-        """The whole table in memory (for tables known to be small)."""
-        return pa.concat_tables(self.slices())
 
 
 def per_area_tables(con: duckdb.DuckDBPyConnection) -> dict[str, PerAreaTable]:
-    """The per-area tables of a screened connection."""
-    return {name: PerAreaTable(con, name) for name in SLICE_QUERIES}
+    """The per-area tables of a screened connection, sharing one extent."""
+    extent = PerAreaExtent(con)
+    return {name: PerAreaTable(extent, name) for name in SLICE_QUERIES}
